@@ -1,0 +1,3 @@
+from sondos_mcp.cli import main
+
+raise SystemExit(main())

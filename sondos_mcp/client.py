@@ -1,0 +1,150 @@
+"""The Sondos REST API client: one shared HTTP connection pool, typed failures, careful retries."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import SecretStr
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from sondos_mcp import __version__
+from sondos_mcp.config import Settings
+from sondos_mcp.errors import ConfigurationError, UpstreamTimeout, UpstreamUnavailable, error_from_response
+
+log = logging.getLogger(__name__)
+
+KeySource = Callable[[], SecretStr | None]
+"""Where the key for the current call comes from: the configured key, or (over HTTP) the caller's."""
+
+
+class _NotSent(UpstreamUnavailable):
+    """The connection failed before the request left: safe to retry any method."""
+
+
+def _retryable(idempotent: bool) -> Callable[[BaseException], bool]:
+    def check(exc: BaseException) -> bool:
+        if isinstance(exc, _NotSent):
+            return True
+        # A read may be repeated after a gateway failure; a write is repeated only if never sent.
+        return idempotent and isinstance(exc, UpstreamUnavailable) and exc.status in (502, 503, 504)
+
+    return check
+
+
+def build_http_client(settings: Settings) -> httpx.AsyncClient:
+    timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30)
+    return httpx.AsyncClient(
+        timeout=timeout,
+        limits=limits,
+        headers={"Accept": "application/json", "User-Agent": f"sondos-mcp/{__version__}"},
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+class SondosApi:
+    """Calls the Sondos API; every failure comes out as an `UpstreamError` or `ConfigurationError`."""
+
+    def __init__(self, settings: Settings, http: httpx.AsyncClient, key_source: KeySource | None = None) -> None:
+        self.base_url = settings.api_base
+        self._http = http
+        self._key_source: KeySource = key_source or (lambda: settings.api_key)
+        self._attempts = settings.retries + 1
+        self._host = urlsplit(self.base_url).netloc or self.base_url
+
+    def __repr__(self) -> str:
+        return f"SondosApi(base_url={self.base_url!r})"
+
+    async def update_assistant(self, assistant_id: int, body: Mapping[str, Any]) -> Any:
+        return await self.request("PUT", f"/user/assistant/{assistant_id}", json=dict(body), resource="Assistant")
+
+    async def list_assistants(self, page: int = 1, per_page: int = 20) -> Any:
+        return await self.request("GET", "/user/assistants/get", params={"page": page, "per_page": per_page})
+
+    async def list_voices(self, mode: str | None = None) -> Any:
+        return await self.request("GET", "/user/assistants/voices", params={"mode": mode} if mode else None)
+
+    async def list_languages(self) -> Any:
+        return await self.request("GET", "/user/assistants/languages")
+
+    async def list_models(self) -> Any:
+        return await self.request("GET", "/user/assistants/models")
+
+    async def list_phone_numbers(self, type_: str | None = None) -> Any:
+        return await self.request("GET", "/user/assistants/phone-numbers", params={"type": type_} if type_ else None)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        resource: str = "Resource",
+    ) -> Any:
+        key = self._key_source()
+        if key is None or not key.get_secret_value().strip():
+            raise ConfigurationError(
+                "No Sondos API key is configured",
+                hint="Set SONDOS_API_KEY in the MCP client's server configuration (env), then restart it.",
+            )
+        headers = {"Authorization": f"Bearer {key.get_secret_value().strip()}"}
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_exponential(multiplier=0.2, max=2),
+            retry=retry_if_exception(_retryable(method in ("GET", "PUT", "DELETE"))),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._once(method, path, params, json, headers, resource)
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str],
+        resource: str,
+    ) -> Any:
+        url = self.base_url + path
+        try:
+            response = await self._http.request(method, url, params=params, json=json, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise _NotSent(f"Could not connect to the Sondos API at {self._host}") from exc
+        except httpx.TimeoutException as exc:
+            raise UpstreamTimeout(
+                f"The Sondos API did not answer in time ({type(exc).__name__})",
+                hint="The change may or may not have been applied; read the assistant before retrying.",
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamUnavailable(f"The connection to the Sondos API failed ({type(exc).__name__})") from exc
+        log.info("%s %s -> %s", method, path, response.status_code)
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = _NOT_JSON
+        if response.is_success:
+            if body is _NOT_JSON:
+                raise UpstreamUnavailable(
+                    f"The Sondos API answered HTTP {response.status_code} with a body that is not JSON",
+                    status=response.status_code,
+                )
+            return body
+        if body is _NOT_JSON and response.status_code not in (401, 403, 404, 429):
+            # A 422 or 5xx that is not JSON is a proxy or an outage page, not the API speaking.
+            raise UpstreamUnavailable(
+                f"The Sondos API answered HTTP {response.status_code} with a body that is not JSON",
+                status=response.status_code,
+            )
+        raise error_from_response(response.status_code, body, response.headers, resource=resource)
+
+
+_NOT_JSON = object()

@@ -1,0 +1,140 @@
+"""The errors a tool can report, and the one function that maps an upstream answer to them.
+
+`SondosError` and its subclasses are expected failures that become structured tool results
+(see `sondos_mcp.results`). Anything else raised inside a tool is a bug and is left to the
+SDK's generic handling, never dressed up as the user's mistake.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+
+class SondosError(Exception):
+    """Base of every error reported to the agent as a tool result."""
+
+    kind: ClassVar[str] = "error"
+    retryable: ClassVar[bool] = False
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class ConfigurationError(SondosError):
+    """The server is missing something it needs, such as the API key."""
+
+    kind = "configuration"
+
+
+class UpstreamError(SondosError):
+    """The Sondos API answered with a failure, or could not be reached."""
+
+    kind = "upstream_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        hint: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class UpstreamNotFound(UpstreamError):
+    kind = "not_found"
+
+
+class UpstreamAuthError(UpstreamError):
+    kind = "unauthorized"
+
+
+class UpstreamRateLimited(UpstreamError):
+    kind = "rate_limited"
+    retryable = True
+
+
+class UpstreamValidationError(UpstreamError):
+    """422: the API refused fields; `field_errors` maps each field to its messages."""
+
+    kind = "upstream_validation"
+
+    def __init__(self, message: str, field_errors: Mapping[str, list[str]], *, status: int = 422) -> None:
+        super().__init__(message, status=status)
+        self.field_errors = dict(field_errors)
+
+
+class UpstreamUnavailable(UpstreamError):
+    """5xx, timeouts, refused connections, bodies that are not JSON: worth another try later."""
+
+    kind = "upstream_unavailable"
+    retryable = True
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: rare for Laravel, and the agent is told to wait anyway
+
+
+def _message(body: Any, default: str) -> str:
+    if isinstance(body, Mapping) and isinstance(body.get("message"), str) and body["message"].strip():
+        return body["message"].strip()[:300]
+    return default
+
+
+def error_from_response(
+    status: int, body: Any, headers: Mapping[str, str], *, resource: str = "resource"
+) -> UpstreamError:
+    """Map a non-2xx answer of the Sondos API to the error the agent is shown."""
+    if status == 404:
+        return UpstreamNotFound(
+            _message(body, f"{resource} not found"),
+            status=status,
+            hint="The id does not exist or belongs to another account; list_assistants shows the valid ids.",
+        )
+    if status in (401, 403):
+        return UpstreamAuthError(
+            "The Sondos API refused the API key" + (" (forbidden)" if status == 403 else ""),
+            status=status,
+            hint="Check SONDOS_API_KEY in the MCP client's configuration; it is missing, revoked or mistyped.",
+        )
+    if status == 429:
+        retry_after = _retry_after(headers)
+        wait = f"after {retry_after:g} s" if retry_after is not None else "in a little while"
+        return UpstreamRateLimited(
+            "The Sondos API is rate limiting this key",
+            status=status,
+            retry_after=retry_after,
+            hint=f"Nothing was changed; try again {wait}.",
+        )
+    if status == 422:
+        errors = body.get("errors") if isinstance(body, Mapping) else None
+        field_errors = {
+            str(field): [str(m) for m in (msgs if isinstance(msgs, list) else [msgs])]
+            for field, msgs in (errors.items() if isinstance(errors, Mapping) else [])
+        }
+        return UpstreamValidationError(_message(body, "Validation failed"), field_errors)
+    if status >= 500:
+        return UpstreamUnavailable(
+            _message(body, "The Sondos API failed"),
+            status=status,
+            hint="A server-side failure; the same call may succeed later.",
+        )
+    return UpstreamError(_message(body, f"The Sondos API answered HTTP {status}"), status=status)
+
+
+class UpstreamTimeout(UpstreamUnavailable):
+    """No answer in time: unlike other failures, the change may have been applied."""
+
+    kind = "upstream_timeout"

@@ -1,0 +1,105 @@
+"""Tool results: the shared outcome shape, and the one place that turns any error into a result."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from mcp_types import CallToolResult, TextContent
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+from sondos_mcp.errors import SondosError, UpstreamError, UpstreamTimeout, UpstreamValidationError
+from sondos_mcp.feedback import FeedbackBuilder, Problem, render_problems
+
+# Output fields default to None and are left out of the result when unset (never sent as null);
+# `schema.model_schema(shallow=True)` declares their plain type accordingly.
+
+
+class ErrorInfo(BaseModel):
+    kind: str
+    retryable: bool
+    status: int | None = None
+    retry_after: float | None = None
+    hint: str | None = None
+
+
+class Outcome(BaseModel):
+    """Fields every tool's structured result carries; each tool's output model extends it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ok: bool
+    message: str
+    applied: bool | None = None
+    error: ErrorInfo | None = None
+    problems: list[Problem] | None = None
+    suggested_arguments: dict[str, JsonValue] | None = None
+    warnings: list[str] | None = None
+
+
+class InvalidArguments(SondosError):
+    """The proposal breaks the contract; nothing was sent."""
+
+    kind = "invalid_arguments"
+
+    def __init__(self, problems: list[Problem], suggested: dict[str, Any] | None = None) -> None:
+        count = len(problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the arguments; nothing was sent")
+        self.problems = problems
+        self.suggested = suggested
+
+
+def success(outcome: Outcome, text: str) -> CallToolResult:
+    return CallToolResult(
+        content=[TextContent(text=text)],
+        structured_content=outcome.model_dump(mode="json", exclude_none=True),
+        is_error=False,
+    )
+
+
+def error_result(
+    exc: SondosError,
+    *,
+    arguments: Mapping[str, Any],
+    input_schema: Mapping[str, Any],
+    extra: Mapping[str, Any],
+) -> CallToolResult:
+    """The tool result for any expected failure: `isError`, structured problems, a few plain lines."""
+    problems: list[Problem] = []
+    suggested: dict[str, Any] | None = None
+    if isinstance(exc, InvalidArguments):
+        problems, suggested = exc.problems, exc.suggested
+    elif isinstance(exc, UpstreamValidationError):
+        builder = FeedbackBuilder(input_schema, arguments)
+        problems = [
+            builder.problem(field, "rejected_by_api", "; ".join(messages))
+            for field, messages in exc.field_errors.items()
+        ]
+    info = ErrorInfo(
+        kind=exc.kind,
+        retryable=exc.retryable,
+        status=exc.status if isinstance(exc, UpstreamError) else None,
+        retry_after=exc.retry_after if isinstance(exc, UpstreamError) else None,
+        hint=exc.hint,
+    )
+    # After a timeout the API may have applied the change before we gave up: unknown, so absent.
+    applied = None if isinstance(exc, UpstreamTimeout) else False
+    structured = {
+        "ok": False,
+        "message": exc.message,
+        **extra,
+        **({"applied": applied} if applied is not None else {}),
+        "error": info.model_dump(mode="json", exclude_none=True),
+    }
+    if problems:
+        structured["problems"] = [p.model_dump(mode="json", exclude_none=True) for p in problems]
+    if suggested is not None:
+        structured["suggested_arguments"] = suggested
+    lines = [f"Not applied: {exc.message}." if applied is False else f"{exc.message}."]
+    lines += render_problems(problems)
+    if suggested is not None:
+        lines.append("All problems have fixes; suggested_arguments: " + json.dumps(suggested, ensure_ascii=False))
+    if exc.hint:
+        lines.append(exc.hint)
+    return CallToolResult(content=[TextContent(text="\n".join(lines))], structured_content=structured, is_error=True)

@@ -1,0 +1,123 @@
+"""Tool schemas generated from the pydantic models, and the snapshots kept in `tool_schemas/`.
+
+Clients differ in how much JSON Schema they understand, so the generated schema is made
+self-contained and plain: `$ref`s are inlined, titles and defaults dropped, and a nullable
+field is written `"type": ["integer", "null"]` rather than an `anyOf`.
+
+`python -m sondos_mcp.schema --write` (or `UPDATE_TOOL_SCHEMAS=1 pytest`) rewrites the
+snapshots; a test fails when they drift from the models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+SNAPSHOT_DIR = Path(__file__).resolve().parent.parent / "tool_schemas"
+
+_DROP = frozenset({"title", "default"})
+
+
+def model_schema(model: type[BaseModel], first: tuple[str, ...] = (), *, shallow: bool = False) -> dict[str, Any]:
+    """A self-contained JSON Schema for `model`, with the properties named in `first` leading.
+
+    `shallow` (for output schemas) keeps nested objects to their type and required keys, and
+    drops `null` from types since results omit unset fields: the envelope is what clients
+    check, and every property costs tokens in every conversation.
+    """
+    raw = model.model_json_schema()
+    defs = raw.pop("$defs", {})
+    schema = _simplify(raw, defs)
+    if shallow:
+        schema["properties"] = {k: _outline(v) for k, v in schema.get("properties", {}).items()}
+        schema.pop("additionalProperties", None)
+    props = schema.get("properties", {})
+    schema["properties"] = {k: props[k] for k in first if k in props} | {
+        k: v for k, v in props.items() if k not in first
+    }
+    # The tool's own description says what it does; the model's docstring is for developers.
+    return {"type": "object", **{k: v for k, v in schema.items() if k not in ("type", "description")}}
+
+
+def _simplify(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_simplify(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = defs[node["$ref"].rsplit("/", 1)[-1]]
+        merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+        return _simplify(merged, defs)
+    out = {k: _simplify(v, defs) for k, v in node.items() if k not in _DROP}
+    if out.get("additionalProperties") == {}:
+        del out["additionalProperties"]  # "anything" is JSON Schema's default already
+    variants = out.get("anyOf")
+    if isinstance(variants, list) and len(variants) == 2 and {"type": "null"} in variants:
+        (other,) = [v for v in variants if v != {"type": "null"}]
+        if isinstance(other.get("type"), str):
+            out.pop("anyOf")
+            out = {**other, **out, "type": [other["type"], "null"]}
+    return out
+
+
+def _outline(node: dict[str, Any]) -> dict[str, Any]:
+    out = {k: node[k] for k in ("type", "required") if k in node}
+    if isinstance(out.get("type"), list):
+        # Results leave unset fields out rather than sending null (`exclude_none`).
+        types = [t for t in out["type"] if t != "null"]
+        out["type"] = types[0] if len(types) == 1 else types
+    if "items" in node:
+        out["items"] = _outline(node["items"])
+    return out
+
+
+def tool_schemas() -> dict[str, dict[str, Any]]:
+    """Every snapshot file name and its content, for the tools this server defines."""
+    from sondos_mcp.tools import TOOLS  # the tool table imports this module
+
+    out: dict[str, dict[str, Any]] = {}
+    for tool in TOOLS:
+        out[f"{tool.name}.input.json"] = tool.input_schema
+        if tool.output_schema is not None:
+            out[f"{tool.name}.output.json"] = tool.output_schema
+    return out
+
+
+def dumps(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_snapshots(directory: Path = SNAPSHOT_DIR) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, schema in tool_schemas().items():
+        path = directory / name
+        path.write_text(dumps(schema), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Write or check the tool schema snapshots.")
+    parser.add_argument("--write", action="store_true", help="rewrite the snapshot files")
+    args = parser.parse_args(argv)
+    if args.write:
+        for path in write_snapshots():
+            print(path)
+        return 0
+    stale = [
+        name
+        for name, schema in tool_schemas().items()
+        if not (SNAPSHOT_DIR / name).exists() or (SNAPSHOT_DIR / name).read_text(encoding="utf-8") != dumps(schema)
+    ]
+    for name in stale:
+        print(f"stale: {name}")
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,83 @@
+"""Wiring only: the MCP server built from the tool table, the settings and the API client."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from mcp.server import Server
+from mcp.server.context import ServerRequestContext
+from mcp.shared.exceptions import MCPError
+from mcp_types import (
+    INVALID_PARAMS,
+    CallToolRequestParams,
+    CallToolResult,
+    ListToolsResult,
+    PaginatedRequestParams,
+    Tool,
+)
+
+from sondos_mcp import __version__
+from sondos_mcp.client import KeySource, SondosApi, build_http_client
+from sondos_mcp.config import Settings
+from sondos_mcp.errors import SondosError
+from sondos_mcp.results import error_result
+from sondos_mcp.tools import TOOLS, TOOLS_BY_NAME, ToolContext, ToolSpec
+
+log = logging.getLogger(__name__)
+
+INSTRUCTIONS = (
+    "Adjusts Sondos AI voice assistants. Assistants are addressed by integer id. "
+    "update_assistant checks every argument before sending; on isError, apply each problem's fix "
+    "(or ask the user) and call again."
+)
+
+
+def _listing(tool: ToolSpec) -> Tool:
+    return Tool(
+        name=tool.name,
+        title=tool.title,
+        description=tool.description,
+        input_schema=tool.input_schema,
+        output_schema=tool.output_schema,
+        annotations=tool.annotations,
+    )
+
+
+def build_server(settings: Settings, key_source: KeySource | None = None) -> Server[ToolContext]:
+    """The MCP server; `key_source` overrides where each call's API key comes from."""
+    listing = ListToolsResult(tools=[_listing(t) for t in TOOLS])
+
+    @asynccontextmanager
+    async def lifespan(_: Server[ToolContext]) -> AsyncIterator[ToolContext]:
+        async with build_http_client(settings) as http:
+            yield ToolContext(api=SondosApi(settings, http, key_source))
+
+    async def on_list_tools(
+        ctx: ServerRequestContext[ToolContext], params: PaginatedRequestParams | None
+    ) -> ListToolsResult:
+        return listing
+
+    async def on_call_tool(ctx: ServerRequestContext[ToolContext], params: CallToolRequestParams) -> CallToolResult:
+        tool = TOOLS_BY_NAME.get(params.name)
+        if tool is None:
+            raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {params.name}")
+        arguments = params.arguments or {}
+        try:
+            return await tool.handler(ctx.lifespan_context, arguments)
+        except SondosError as exc:
+            log.info("%s refused: %s (%s)", tool.name, exc.kind, exc.message)
+            extra = {k: arguments[k] for k in tool.echo_fields if isinstance(arguments.get(k), int)}
+            return error_result(exc, arguments=arguments, input_schema=tool.input_schema, extra=extra)
+
+    return Server(
+        "sondos-mcp",
+        version=__version__,
+        title="Sondos AI assistants",
+        instructions=INSTRUCTIONS,
+        lifespan=lifespan,
+        get_tool_input_schema=lambda name: TOOLS_BY_NAME[name].input_schema if name in TOOLS_BY_NAME else None,
+        on_list_tools=on_list_tools,
+        on_call_tool=on_call_tool,
+    )
