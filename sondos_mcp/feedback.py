@@ -245,10 +245,10 @@ def coerce_fix(value: Any, sub: Mapping[str, Any]) -> Any | None:
             number = float(value)
         if number is None or not math.isfinite(number):
             return None
-        number = _clamp(number, sub)
+        number = float(_clamp(number, sub))
         if "integer" in types:
             return int(_clamp(round(number), sub))
-        return int(number) if number.is_integer() and isinstance(value, int) else number
+        return int(number) if number.is_integer() else number
     if types & {"object", "array"} and isinstance(value, str):
         try:
             parsed = json.loads(value)
@@ -352,6 +352,11 @@ class FeedbackBuilder:
             return self.unknown_field(path)
         if kind == "missing":
             return self.missing(path)
+        if value is None and path in self.raw_paths():
+            hint = " (use false to turn it off)" if "boolean" in _types(sub) else ""
+            return self.problem(
+                path, "null_not_allowed", f"null is not accepted; omit the field to leave it unchanged{hint}"
+            )
         if kind == "value_error" and not path:
             return None  # cross-field rules are reported by the validation layer, with their field
         if kind in ("greater_than_equal", "less_than_equal", "finite_number"):
@@ -381,11 +386,6 @@ class FeedbackBuilder:
             fix = _pattern_fix(path, value) if isinstance(value, str) else None
             what = "letters, digits and underscores only" if "name" in path else "not a valid http(s) URL"
             return self.problem(path, "pattern", what, self._fix(path, fix))
-        if value is None and path in self.raw_paths():
-            hint = " (use false to turn it off)" if "boolean" in _types(sub) else ""
-            return self.problem(
-                path, "null_not_allowed", f"null is not accepted; omit the field to leave it unchanged{hint}"
-            )
         # Every remaining pydantic error is a type mismatch (int_type, bool_type, model_type…).
         fix = coerce_fix(value, sub)
         return self.problem(path, "wrong_type", f"must be {_type_word(sub)}", self._fix(path, fix))
