@@ -66,7 +66,8 @@ async def test_value_just_past_bound_is_refused_with_nearest_bound(
     assert problem["received"] == value
     assert problem["fix"] == {"field": field, "value": nearest}
     assert {"minimum", "maximum"} <= set(problem["allowed"])
-    assert field in text and "Fix" in text
+    assert field in text
+    assert "Fix" in text
 
 
 @pytest.mark.parametrize(
@@ -306,7 +307,8 @@ async def test_valid_update_forwards_exactly_the_given_fields(client: Client, sa
     assert put.authorization == "Bearer 1|sandbox-demo-key"
     assert list(put.body) == list(arguments)[1:]
     assert put.body == {k: v for k, v in arguments.items() if k != "id"}
-    assert structured["ok"] is True and structured["applied"] is True
+    assert structured["ok"] is True
+    assert structured["applied"] is True
     assert structured["data"] == {
         "id": 12,
         "name": "Riyadh Sales",
