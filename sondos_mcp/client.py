@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json as jsonlib
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -127,8 +128,10 @@ class SondosApi:
         except httpx.HTTPError as exc:
             raise UpstreamUnavailable(f"The connection to the Sondos API failed ({type(exc).__name__})") from exc
         log.info("%s %s -> %s", method, path, response.status_code)
+        # An upstream that echoes the key back (in a message, a debug page) must not leak it onward.
+        text = response.text.replace(headers["Authorization"][7:], "[redacted]") if response.content else ""
         try:
-            body = response.json() if response.content else None
+            body = jsonlib.loads(text) if text else None
         except ValueError:
             body = _NOT_JSON
         if response.is_success:

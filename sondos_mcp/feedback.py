@@ -129,6 +129,9 @@ VALUE_SYNONYMS: dict[str, dict[str, str]] = {
     },
 }
 
+_SECRET_NAME = re.compile(r"key|token|secret|passw|authori[sz]", re.IGNORECASE)
+REDACTED = "[redacted]"
+
 _TRUE = {"true", "yes", "on", "1", "enabled", "enable"}
 _FALSE = {"false", "no", "off", "0", "disabled", "disable"}
 
@@ -323,6 +326,8 @@ class FeedbackBuilder:
 
     def problem(self, path: str, code: str, message: str, fix: Fix | None = None, **extra: Any) -> Problem:
         received = extra.pop("received", self.value_at(path))
+        if _SECRET_NAME.search(path):
+            received = REDACTED  # an agent that pastes a credential into a field must not see it echoed
         optional = {"allowed": allowed_of(schema_at(self.schema, path)), "fix": fix}
         return Problem(
             field=path or "(arguments)",
