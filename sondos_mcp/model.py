@@ -137,7 +137,7 @@ class UpdateAssistantArgs(AssistantUpdate):
 
     def body(self, order: list[str] | None = None) -> dict[str, Any]:
         """The request body: exactly the fields given (explicit nulls kept), in the caller's order."""
-        dumped = self.model_dump(mode="json", include=self.model_fields_set - {"id"})
+        dumped = self.model_dump(mode="json", exclude_unset=True, exclude={"id", "dry_run"})
         keys = [k for k in (order or []) if k in dumped] + [k for k in dumped if k not in (order or [])]
         return {k: dumped[k] for k in keys}
 
