@@ -45,9 +45,14 @@ def _listing(tool: ToolSpec) -> Tool:
     )
 
 
+def tool_listing() -> ListToolsResult:
+    """What tools/list answers: the same for every caller, so built once per server."""
+    return ListToolsResult(tools=[_listing(t) for t in TOOLS])
+
+
 def build_server(settings: Settings, key_source: KeySource | None = None) -> Server[ToolContext]:
     """The MCP server; `key_source` overrides where each call's API key comes from."""
-    listing = ListToolsResult(tools=[_listing(t) for t in TOOLS])
+    listing = tool_listing()
 
     @asynccontextmanager
     async def lifespan(_: Server[ToolContext]) -> AsyncIterator[ToolContext]:
