@@ -554,3 +554,22 @@ class SandboxServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m sondos_mcp.sandbox --port 8765`: the sandbox API on its own, until interrupted."""
+    import argparse
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description="Serve the sandbox stand-in of the Sondos API.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args(argv)
+    print(f"sandbox API on http://{args.host}:{args.port}  demo key: {DEMO_KEY}", flush=True)
+    uvicorn.run(build_app(SandboxState()), host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
