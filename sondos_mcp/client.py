@@ -5,16 +5,20 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import SecretStr
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from sondos_mcp import __version__
 from sondos_mcp.config import Settings
 from sondos_mcp.errors import ConfigurationError, UpstreamTimeout, UpstreamUnavailable, error_from_response
+
+if TYPE_CHECKING:
+    import httpx
+
+# httpx, tenacity and the TLS context load on the first upstream call, not at start-up: desktop
+# clients spawn this server on every launch and wait for its initialize answer.
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,8 @@ def _retryable(idempotent: bool) -> Callable[[BaseException], bool]:
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
+    import httpx
+
     timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=30)
     return httpx.AsyncClient(
@@ -51,8 +57,11 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
 class SondosApi:
     """Calls the Sondos API; every failure comes out as an `UpstreamError` or `ConfigurationError`."""
 
-    def __init__(self, settings: Settings, http: httpx.AsyncClient, key_source: KeySource | None = None) -> None:
+    def __init__(
+        self, settings: Settings, http: httpx.AsyncClient | None = None, key_source: KeySource | None = None
+    ) -> None:
         self.base_url = settings.api_base
+        self._settings = settings
         self._http = http
         self._key_source: KeySource = key_source or (lambda: settings.api_key)
         self._attempts = settings.retries + 1
@@ -60,6 +69,17 @@ class SondosApi:
 
     def __repr__(self) -> str:
         return f"SondosApi(base_url={self.base_url!r})"
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The shared connection pool, created on first use."""
+        if self._http is None:
+            self._http = build_http_client(self._settings)
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
 
     async def update_assistant(self, assistant_id: int, body: Mapping[str, Any]) -> Any:
         return await self.request("PUT", f"/user/assistant/{assistant_id}", json=dict(body), resource="Assistant")
@@ -94,6 +114,8 @@ class SondosApi:
                 "No Sondos API key is configured",
                 hint="Set SONDOS_API_KEY in the MCP client's server configuration (env), then restart it.",
             )
+        from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
         headers = {"Authorization": f"Bearer {key.get_secret_value().strip()}"}
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._attempts),
@@ -115,9 +137,11 @@ class SondosApi:
         headers: Mapping[str, str],
         resource: str,
     ) -> Any:
+        import httpx
+
         url = self.base_url + path
         try:
-            response = await self._http.request(method, url, params=params, json=json, headers=headers)
+            response = await self.http.request(method, url, params=params, json=json, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise _NotSent(f"Could not connect to the Sondos API at {self._host}") from exc
         except httpx.TimeoutException as exc:

@@ -19,7 +19,7 @@ from mcp_types import (
 )
 
 from sondos_mcp import __version__
-from sondos_mcp.client import KeySource, SondosApi, build_http_client
+from sondos_mcp.client import KeySource, SondosApi
 from sondos_mcp.config import Settings
 from sondos_mcp.errors import SondosError
 from sondos_mcp.results import error_result
@@ -56,8 +56,11 @@ def build_server(settings: Settings, key_source: KeySource | None = None) -> Ser
 
     @asynccontextmanager
     async def lifespan(_: Server[ToolContext]) -> AsyncIterator[ToolContext]:
-        async with build_http_client(settings) as http:
-            yield ToolContext(api=SondosApi(settings, http, key_source))
+        api = SondosApi(settings, key_source=key_source)
+        try:
+            yield ToolContext(api=api)
+        finally:
+            await api.aclose()
 
     async def on_list_tools(
         ctx: ServerRequestContext[ToolContext], params: PaginatedRequestParams | None
