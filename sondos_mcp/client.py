@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json as jsonlib
 import logging
 from collections.abc import Callable, Mapping
@@ -69,6 +70,13 @@ class SondosApi:
 
     def __repr__(self) -> str:
         return f"SondosApi(base_url={self.base_url!r})"
+
+    def key_fingerprint(self) -> str:
+        """Tells keys apart (for per-key caches) without holding the key itself."""
+        key = self._key_source()
+        if key is None:
+            return ""
+        return hashlib.sha256(key.get_secret_value().encode()).hexdigest()[:16]
 
     @property
     def http(self) -> httpx.AsyncClient:

@@ -95,9 +95,9 @@ class AssistantUpdate(_Strict):
     is_webhook_active: bool = _field("Needs webhook_url")
     webhook_url: str | None = Field(None, description="null removes", pattern=WEBHOOK_URL_PATTERN)
     use_min_interrupt_words: bool = _field(None)
-    min_interrupt_words: Integer = _field("Words before caller can interrupt", ge=0, le=10)
-    variables: dict[str, Any] = _field("Custom key-value pairs")
-    post_call_schema: list[PostCallField] = _field("Fields to extract after each call")
+    min_interrupt_words: Integer = _field("Words before interrupting", ge=0, le=10)
+    variables: dict[str, Any] = _field(None)
+    post_call_schema: list[PostCallField] = _field("Extracted after each call")
     end_call_tool: EndCallTool = _field(None)
     llm_temperature: float = _field(None, ge=0, le=1)
     voice_stability: float = _field(None, ge=0, le=1)
@@ -128,9 +128,11 @@ class UpdateAssistantArgs(AssistantUpdate):
     model_config = ConfigDict(json_schema_extra={"minProperties": 2})
 
     id: Integer = Field(description="Assistant id", ge=1)
+    dry_run: bool = Field(False, description="Only preview the diff")
 
     @model_validator(mode="after")
     def _something_to_do(self) -> UpdateAssistantArgs:
+        # Mirrors `minProperties: 2`; that {id, dry_run} alone changes nothing is checked in `validation`.
         if not (self.model_fields_set - {"id"}):
             raise ValueError(NOTHING_TO_UPDATE)
         return self

@@ -31,7 +31,6 @@ class Outcome(BaseModel):
 
     ok: bool
     message: str
-    applied: bool | None = None
     error: ErrorInfo | None = None
     problems: list[Problem] | None = None
     suggested_arguments: dict[str, JsonValue] | None = None
@@ -64,6 +63,7 @@ def error_result(
     arguments: Mapping[str, Any],
     input_schema: Mapping[str, Any],
     extra: Mapping[str, Any],
+    writes: bool = True,
 ) -> CallToolResult:
     """The tool result for any expected failure: `isError`, structured problems, a few plain lines."""
     problems: list[Problem] = []
@@ -84,7 +84,8 @@ def error_result(
         hint=exc.hint,
     )
     # After a timeout the API may have applied the change before we gave up: unknown, so absent.
-    applied = None if isinstance(exc, UpstreamTimeout) else False
+    # A read tool changes nothing, so it does not speak of applying at all.
+    applied = None if isinstance(exc, UpstreamTimeout) or not writes else False
     structured = {
         "ok": False,
         "message": exc.message,
@@ -96,7 +97,7 @@ def error_result(
         structured["problems"] = [p.model_dump(mode="json", exclude_none=True) for p in problems]
     if suggested is not None:
         structured["suggested_arguments"] = suggested
-    lines = [f"Not applied: {exc.message}." if applied is False else f"{exc.message}."]
+    lines = [(f"Not applied: {exc.message}" if applied is False else exc.message).rstrip(".") + "."]
     lines += render_problems(problems)
     if suggested is not None:
         lines.append("All problems have fixes; suggested_arguments: " + json.dumps(suggested, ensure_ascii=False))

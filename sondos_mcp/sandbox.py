@@ -107,10 +107,12 @@ def contract_validator(schema: Mapping[str, Any]) -> Any:
 
 
 def body_schema(input_schema: Mapping[str, Any]) -> dict[str, Any]:
-    """The request-body schema: the tool's input schema without the path parameter `id`."""
+    """The request-body schema: the tool's input schema without the path parameter `id` and the
+    tool-only `dry_run` flag (neither is ever part of a request body)."""
     schema = copy.deepcopy(dict(input_schema))
-    schema["properties"].pop("id", None)
-    schema["required"] = [r for r in schema.get("required", []) if r != "id"]
+    for name in ("id", "dry_run"):
+        schema["properties"].pop(name, None)
+    schema["required"] = [r for r in schema.get("required", []) if r not in ("id", "dry_run")]
     if not schema["required"]:
         del schema["required"]
     schema["minProperties"] = max(1, schema.get("minProperties", 1) - 1)
@@ -337,6 +339,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     raw: str | None = None  # a body that is not JSON
     delay: float = 0.0
+    method: str | None = None  # only requests with this method; None: any
 
 
 class SandboxState:
@@ -350,13 +353,16 @@ class SandboxState:
         self.timezones = zoneinfo.available_timezones()
 
     def fail_next(self, status: int, body: Any = None, **kwargs: Any) -> None:
-        """Make the next request (any endpoint) fail this way."""
+        """Make the next request (of `method=`, else any) fail this way."""
         with self._lock:
             self.faults.append(Fault(status, body, **kwargs))
 
-    def take_fault(self) -> Fault | None:
+    def take_fault(self, method: str) -> Fault | None:
         with self._lock:
-            return self.faults.pop(0) if self.faults else None
+            for i, fault in enumerate(self.faults):
+                if fault.method in (None, method):
+                    return self.faults.pop(i)
+            return None
 
     def updates(self) -> list[Received]:
         return [r for r in self.received if r.method == "PUT"]
@@ -375,7 +381,7 @@ def build_app(state: SandboxState) -> Starlette:
             body = raw.decode("utf-8", "replace")
         auth = request.headers.get("authorization")
         state.received.append(Received(request.method, request.url.path, dict(request.query_params), auth, body))
-        fault = state.take_fault()
+        fault = state.take_fault(request.method)
         if fault is not None:
             if fault.delay:
                 await asyncio.sleep(fault.delay)

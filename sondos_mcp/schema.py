@@ -25,7 +25,7 @@ _DROP = frozenset({"title", "default"})
 def model_schema(model: type[BaseModel], first: tuple[str, ...] = (), *, shallow: bool = False) -> dict[str, Any]:
     """A self-contained JSON Schema for `model`, with the properties named in `first` leading.
 
-    `shallow` (for output schemas) keeps nested objects to their type and required keys, and
+    `shallow` (for output schemas) keeps nested values to their type, and
     drops `null` from types since results omit unset fields: the envelope is what clients
     check, and every property costs tokens in every conversation.
     """
@@ -65,7 +65,7 @@ def _simplify(node: Any, defs: dict[str, Any]) -> Any:
 
 
 def _outline(node: dict[str, Any]) -> dict[str, Any]:
-    out = {k: node[k] for k in ("type", "required") if k in node}
+    out = {k: node[k] for k in ("type",) if k in node}
     if isinstance(out.get("type"), list):
         # Results leave unset fields out rather than sending null (`exclude_none`).
         types = [t for t in out["type"] if t != "null"]

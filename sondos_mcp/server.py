@@ -22,15 +22,18 @@ from sondos_mcp import __version__
 from sondos_mcp.client import KeySource, SondosApi
 from sondos_mcp.config import Settings
 from sondos_mcp.errors import SondosError
+from sondos_mcp.references import Lookups, TTLCache
 from sondos_mcp.results import error_result
 from sondos_mcp.tools import TOOLS, TOOLS_BY_NAME, ToolContext, ToolSpec
 
 log = logging.getLogger(__name__)
 
 INSTRUCTIONS = (
-    "Adjusts Sondos AI voice assistants. Assistants are addressed by integer id. "
-    "update_assistant checks every argument before sending; on isError, apply each problem's fix "
-    "(or ask the user) and call again."
+    "Adjusts Sondos AI voice assistants. Workflow: find (list_assistants, query= by name) → read "
+    "(get_assistant) → preview (update_assistant with dry_run: true, show the user before → after) → "
+    "update (same call without dry_run). Assistants, voices and phone numbers are addressed by integer "
+    "id (list_voices, list_phone_numbers); language and llm_model take names (list_languages, "
+    "list_models). On isError, apply each problem's fix or ask the user, then call again."
 )
 
 
@@ -58,7 +61,7 @@ def build_server(settings: Settings, key_source: KeySource | None = None) -> Ser
     async def lifespan(_: Server[ToolContext]) -> AsyncIterator[ToolContext]:
         api = SondosApi(settings, key_source=key_source)
         try:
-            yield ToolContext(api=api)
+            yield ToolContext(api=api, lookups=Lookups(api, TTLCache(ttl=60.0)))
         finally:
             await api.aclose()
 
@@ -77,7 +80,9 @@ def build_server(settings: Settings, key_source: KeySource | None = None) -> Ser
         except SondosError as exc:
             log.info("%s refused: %s (%s)", tool.name, exc.kind, exc.message)
             extra = {k: arguments[k] for k in tool.echo_fields if isinstance(arguments.get(k), int)}
-            return error_result(exc, arguments=arguments, input_schema=tool.input_schema, extra=extra)
+            return error_result(
+                exc, arguments=arguments, input_schema=tool.input_schema, extra=extra, writes=tool.writes
+            )
 
     return Server(
         "sondos-mcp",

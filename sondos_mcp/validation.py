@@ -55,7 +55,7 @@ def check_update(raw: Mapping[str, Any], input_schema: Mapping[str, Any]) -> Ver
                 Fix(field="is_webhook_active", value=False),
             )
         )
-    if not set(raw) - {"id"}:
+    if not set(raw) - {"id", "dry_run"}:
         problems.append(builder.problem("", "nothing_to_update", NOTHING_TO_UPDATE, received=dict(raw)))
     if isinstance(raw.get("timezone"), str) and "timezone" not in fields:
         tz_problem = check_timezone(builder, raw["timezone"])

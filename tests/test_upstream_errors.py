@@ -72,7 +72,7 @@ async def test_not_found_hints_how_to_find_the_right_id(client: Client):
 async def test_upstream_422_is_mapped_per_field_with_the_value_sent(client: Client, sandbox: SandboxServer):
     """A 422 {errors: {field: [messages]}} becomes one problem per field, quoting what was sent."""
     errors = {"speech_speed": ["The speech speed must be between 0.7 and 1.2."], "voice_id": ["Invalid voice."]}
-    sandbox.state.fail_next(422, {"message": "Validation failed", "errors": errors})
+    sandbox.state.fail_next(422, {"message": "Validation failed", "errors": errors}, method="PUT")
     is_error, structured, text = await update(client, {"id": 12, "speech_speed": 0.9, "voice_id": 2})
     assert is_error
     assert structured["error"]["kind"] == "upstream_validation"
