@@ -254,5 +254,6 @@ async def test_conversation_over_stdio_finds_reads_previews_and_applies(sandbox:
             "changed": True,
         }
         is_error, applied, _ = await call(client, "update_assistant", change)
+        assert applied["changed_fields"] == ["voice_id", "allow_interruptions"]
         assert not is_error
     assert [u.body for u in sandbox.state.updates()] == [{"voice_id": 1, "allow_interruptions": False}]
