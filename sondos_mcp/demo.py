@@ -2,7 +2,8 @@
 
 `python -m sondos_mcp.demo` spawns `python -m sondos_mcp --sandbox` exactly as a desktop client
 would, then plays the agent's side of "make the Riyadh sales assistant speak a bit slower and
-stop interrupting callers": a wrong proposal, the server's feedback, the corrected proposal.
+stop interrupting callers": find it by name, read it, a wrong proposal and the server's
+feedback, the corrected proposal previewed (nothing sent), then applied.
 """
 
 from __future__ import annotations
@@ -32,25 +33,36 @@ async def conversation(client: Client) -> int:
     tools = await client.list_tools()
     _show("tools/list", ", ".join(t.name for t in tools.tools))
 
-    request = "Make the Riyadh sales assistant (id 12) speak a bit slower and stop interrupting callers."
-    _show("user", request)
+    _show("user", "Make the Riyadh sales assistant speak a bit slower and stop interrupting callers.")
 
-    wrong = {"id": 12, "voice_speed": 0.5, "interruptions": "no"}
-    _show("agent → update_assistant (first try)", wrong)
+    found = await client.call_tool("list_assistants", {"query": "Riyadh sales"})
+    _show("agent → list_assistants {query: 'Riyadh sales'}", _text(found))
+    (row,) = (found.structured_content or {}).get("assistants", [])
+    assistant_id = row["id"]
+
+    current = await client.call_tool("get_assistant", {"id": assistant_id})
+    _show(f"agent → get_assistant {{id: {assistant_id}}}", "\n".join(_text(current).splitlines()[:8]) + "\n…")
+
+    wrong = {"id": assistant_id, "voice_speed": 0.5, "interruptions": "no", "dry_run": True}
+    _show("agent → update_assistant (first try, as a preview)", wrong)
     refused = await client.call_tool("update_assistant", wrong)
     _show(f"server ← isError={refused.is_error}", _text(refused))
-    if not refused.is_error or refused.structured_content is None:
+    corrected = (refused.structured_content or {}).get("suggested_arguments")
+    if not refused.is_error or corrected is None:
         return 1
 
-    corrected = refused.structured_content.get("suggested_arguments")
-    if corrected is None:
-        return 1
     # A careful agent reads the fixes: 0.5 was below the minimum, so the nearest bound is used.
-    _show("agent → update_assistant (applying the fixes)", corrected)
-    applied = await client.call_tool("update_assistant", corrected)
+    _show("agent → update_assistant (the fixes, still a preview)", corrected)
+    preview = await client.call_tool("update_assistant", corrected)
+    _show(f"server ← isError={preview.is_error}", _text(preview))
+
+    _show("user", "Looks good, apply it.")
+    apply = {k: v for k, v in corrected.items() if k != "dry_run"}
+    _show("agent → update_assistant", apply)
+    applied = await client.call_tool("update_assistant", apply)
     _show(f"server ← isError={applied.is_error}", _text(applied))
     _show("structuredContent", applied.structured_content)
-    return 0 if not applied.is_error else 1
+    return 0 if not (preview.is_error or applied.is_error) else 1
 
 
 async def main_async() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -122,9 +123,9 @@ async def _preview(ctx: ToolContext, assistant_id: int, body: dict[str, Any], wa
     changes = diff(row, body)
     lines = [f"Preview for assistant {assistant_id} ({row.get('name')}); nothing was sent:"]
     for c in changes:
-        before = repr(c.before) if c.before_known else "unknown"
+        before = json.dumps(c.before, ensure_ascii=False) if c.before_known else "unknown"
         mark = "" if c.changed is not False else " (no change)"
-        lines.append(f"- {c.field}: {before} → {c.after!r}{mark}")
+        lines.append(f"- {c.field}: {before} → {json.dumps(c.after, ensure_ascii=False)}{mark}")
     lines += [f"Warning: {w}" for w in warnings]
     lines.append("Call again without dry_run to apply.")
     outcome = UpdateOutcome(
@@ -253,7 +254,7 @@ async def get_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallT
 
 
 def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
+    text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
