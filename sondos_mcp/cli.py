@@ -30,6 +30,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--timeout", type=float, help="seconds to wait for an API answer (SONDOS_TIMEOUT)")
     parser.add_argument("--log-level", help="stderr log level (SONDOS_LOG_LEVEL), default WARNING")
+    parser.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="default: stdio")
+    parser.add_argument("--host", help="HTTP bind address (SONDOS_HOST), default 127.0.0.1")
+    parser.add_argument("--port", type=int, help="HTTP port (SONDOS_PORT), default 8000")
+    parser.add_argument("--workers", type=int, help="HTTP worker processes (SONDOS_WORKERS), default 1")
     parser.add_argument(
         "--sandbox",
         action="store_true",
@@ -44,6 +48,9 @@ def load_settings(args: argparse.Namespace) -> Settings:
         "api_key": SecretStr(args.api_key) if args.api_key else None,
         "timeout": args.timeout,
         "log_level": args.log_level,
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
     }
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
@@ -66,15 +73,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         sandbox = SandboxServer().start()
         settings = settings.model_copy(update={"base_url": sandbox.base_url, "api_key": SecretStr(DEMO_KEY)})
-    secret = settings.api_key.get_secret_value() if settings.api_key else ""
-    configure_logging(settings.log_level, [secret])
+    secrets = [settings.api_key.get_secret_value()] if settings.api_key else []
+    configure_logging(settings.log_level, secrets + settings.bearer_tokens())
     if settings.api_key is None:
         log.warning(
             "SONDOS_API_KEY is not set: proposals are still checked, but nothing can be applied. "
             "Set it in the MCP client's server configuration (env)."
         )
     try:
-        return serve_stdio(settings)
+        return serve_http(settings) if args.transport == "http" else serve_stdio(settings)
     except KeyboardInterrupt:
         return 130
     finally:
@@ -95,4 +102,41 @@ def serve_stdio(settings: Settings) -> int:
             await server.run(read_stream, write_stream, server.create_initialization_options())
 
     anyio.run(run)
+    return 0
+
+
+def serve_http(settings: Settings) -> int:
+    import os
+
+    import uvicorn
+
+    from sondos_mcp.http import UnsafeConfiguration, check_safety, create_app
+
+    try:
+        check_safety(settings)
+    except UnsafeConfiguration as exc:
+        print(f"sondos-mcp: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"sondos-mcp: MCP over streamable HTTP at http://{settings.host}:{settings.port}/mcp "
+        f"(auth: {settings.auth_mode}, workers: {settings.workers})",
+        file=sys.stderr,
+    )
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+        return 0
+    # Worker processes rebuild the app from the environment: hand them what flags decided.
+    for name, value in settings.model_dump(include={"base_url", "host", "port", "log_level", "timeout"}).items():
+        os.environ[f"SONDOS_{name.upper()}"] = str(value)
+    if settings.api_key is not None:
+        os.environ["SONDOS_API_KEY"] = settings.api_key.get_secret_value()
+    uvicorn.run(
+        "sondos_mcp.http:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_config=None,
+        access_log=False,
+    )
     return 0

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_BASE_URL = "https://app.sondos-ai.com/api"
 
@@ -19,6 +22,43 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(5.0, gt=0, le=60, description="Seconds to wait for a connection")
     retries: int = Field(2, ge=0, le=5, description="Extra attempts for a failed connection or idempotent read")
     log_level: str = Field("WARNING", description="stderr log level")
+
+    # Streamable HTTP (`--transport http`). Comma-separated lists in the environment.
+    host: str = Field("127.0.0.1", description="Address to bind; loopback unless told otherwise")
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1, le=64, description="Worker processes (stateless, so any worker serves any call)")
+    http_auth: Literal["auto", "none", "shared", "per_user"] = Field(
+        "auto", description="auto: shared if tokens are configured, else none (loopback only)"
+    )
+    http_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="Bearer tokens callers must present (shared-key mode)"
+    )
+    http_tokens_file: Path | None = Field(None, description="File with one bearer token per line")
+    http_key_header: str = Field("X-Sondos-Api-Key", description="Header carrying each caller's key (per_user)")
+    http_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    http_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    http_max_body: int = Field(256 * 1024, ge=1024, description="Largest request body accepted, in bytes")
+
+    @field_validator("http_tokens", "http_allowed_hosts", "http_allowed_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    def bearer_tokens(self) -> list[str]:
+        """Configured tokens from the environment and the tokens file, read once at start-up."""
+        tokens = [t.get_secret_value() for t in self.http_tokens]
+        if self.http_tokens_file is not None:
+            lines = self.http_tokens_file.read_text("utf-8").splitlines()
+            tokens += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        return tokens
+
+    @property
+    def auth_mode(self) -> Literal["none", "shared", "per_user"]:
+        if self.http_auth != "auto":
+            return self.http_auth
+        return "shared" if (self.http_tokens or self.http_tokens_file) else "none"
 
     @property
     def api_base(self) -> str:

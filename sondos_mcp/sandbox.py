@@ -29,6 +29,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sondos_mcp.loopback import ThreadedServer
+
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "tool_schemas" / "update_assistant.input.json"
 
 DEMO_KEY = "1|sandbox-demo-key"
@@ -514,52 +516,19 @@ def _business_rules(
 # --- serving ---------------------------------------------------------------------------------
 
 
-class SandboxServer:
+class SandboxServer(ThreadedServer):
     """The sandbox on a real loopback port, in a background thread: `with SandboxServer() as sb:`."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, state: SandboxState | None = None) -> None:
         self.state = state or SandboxState()
-        self.host = host
-        self.port = port
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        super().__init__(build_app(self.state), host=host, port=port)
 
     def start(self) -> SandboxServer:
-        import uvicorn
-
-        config = uvicorn.Config(
-            build_app(self.state),
-            host=self.host,
-            port=self.port,
-            log_level="warning",
-            lifespan="off",
-            access_log=False,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="sondos-sandbox", daemon=True)
-        self._thread.start()
-        while not self._server.started:
-            if not self._thread.is_alive():
-                raise RuntimeError("the sandbox failed to start")
-            threading.Event().wait(0.01)
-        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        super().start()
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
     def __enter__(self) -> SandboxServer:
         return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def main(argv: list[str] | None = None) -> int:

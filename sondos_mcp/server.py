@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from typing import Any
 
 from mcp.server import Server
 from mcp.server.context import ServerRequestContext
@@ -17,6 +19,7 @@ from mcp_types import (
     PaginatedRequestParams,
     Tool,
 )
+from pydantic import SecretStr
 
 from sondos_mcp import __version__
 from sondos_mcp.client import KeySource, SondosApi
@@ -53,9 +56,18 @@ def tool_listing() -> ListToolsResult:
     return ListToolsResult(tools=[_listing(t) for t in TOOLS])
 
 
-def build_server(settings: Settings, key_source: KeySource | None = None) -> Server[ToolContext]:
-    """The MCP server; `key_source` overrides where each call's API key comes from."""
+# The key of the call being served, when each caller brings its own (HTTP per-user mode). Set in
+# the call handler's own task, so it cannot leak into another caller's concurrent call.
+_call_key: ContextVar[SecretStr | None] = ContextVar("sondos_call_key", default=None)
+
+RequestKey = Callable[[Any], SecretStr | None]
+"""Reads the caller's own API key from the transport's request (None: the caller sent none)."""
+
+
+def build_server(settings: Settings, request_key: RequestKey | None = None) -> Server[ToolContext]:
+    """The MCP server. With `request_key`, every call uses the key its caller sent, and only that."""
     listing = tool_listing()
+    key_source: KeySource | None = _call_key.get if request_key is not None else None
 
     @asynccontextmanager
     async def lifespan(_: Server[ToolContext]) -> AsyncIterator[ToolContext]:
@@ -75,6 +87,7 @@ def build_server(settings: Settings, key_source: KeySource | None = None) -> Ser
         if tool is None:
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {params.name}")
         arguments = params.arguments or {}
+        token = _call_key.set(request_key(ctx.request)) if request_key is not None else None
         try:
             return await tool.handler(ctx.lifespan_context, arguments)
         except SondosError as exc:
@@ -83,6 +96,9 @@ def build_server(settings: Settings, key_source: KeySource | None = None) -> Ser
             return error_result(
                 exc, arguments=arguments, input_schema=tool.input_schema, extra=extra, writes=tool.writes
             )
+        finally:
+            if token is not None:
+                _call_key.reset(token)
 
     return Server(
         "sondos-mcp",

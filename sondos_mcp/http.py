@@ -1,0 +1,139 @@
+"""Streamable HTTP: stateless MCP at /mcp, /healthz, authentication, safe defaults.
+
+Stateless on purpose: no session lives in a process, so any worker or replica serves any
+call and a load balancer needs no affinity. Run it through the CLI
+(`sondos-mcp --transport http`) or any ASGI server:
+`uvicorn --factory sondos_mcp.http:create_app --workers 2` (configuration from SONDOS_* env).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sondos_mcp.config import Settings
+from sondos_mcp.server import build_server
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+
+LOOPBACK_HOSTS = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+
+
+class UnsafeConfiguration(ValueError):
+    """The HTTP server would be exposed without authentication, or is configured inconsistently."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_safety(settings: Settings) -> None:
+    """Refuse configurations that would expose the Sondos key, with how to fix them."""
+    mode = settings.auth_mode
+    if mode == "none" and not is_loopback(settings.host):
+        raise UnsafeConfiguration(
+            f"refusing to serve on {settings.host} without authentication: anyone who can reach it could change "
+            "every assistant. Either set SONDOS_HTTP_TOKENS (or SONDOS_HTTP_TOKENS_FILE) so callers must send "
+            "'Authorization: Bearer <token>', or set SONDOS_HTTP_AUTH=per_user so each caller sends its own "
+            f"Sondos key in {settings.http_key_header}; or bind 127.0.0.1."
+        )
+    if mode == "shared" and not settings.bearer_tokens():
+        raise UnsafeConfiguration("SONDOS_HTTP_AUTH=shared needs SONDOS_HTTP_TOKENS or SONDOS_HTTP_TOKENS_FILE")
+    if mode == "shared" and settings.api_key is None:
+        raise UnsafeConfiguration("shared-key mode needs SONDOS_API_KEY, the key the server acts with")
+
+
+def _unauthorized(message: str) -> Response:
+    return JSONResponse(
+        {"error": "unauthorized", "message": message},
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer realm="sondos-mcp"'},
+    )
+
+
+class AuthMiddleware:
+    """Guards /mcp: a configured bearer token (shared mode) or the caller's own key (per-user mode)."""
+
+    def __init__(self, app: ASGIApp, *, mode: str, tokens: list[str], key_header: str) -> None:
+        self.app = app
+        self.mode = mode
+        self.tokens = [t.encode() for t in tokens]
+        self.key_header = key_header
+
+    def _token_ok(self, presented: str) -> bool:
+        candidate = presented.encode()
+        # Compare against every token, always, so timing says nothing about which or how many matched.
+        matches = [hmac.compare_digest(candidate, token) for token in self.tokens]
+        return any(matches)
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/mcp") or self.mode == "none":
+            return await self.app(scope, receive, send)
+        request = Request(scope)
+        if self.mode == "shared":
+            auth = request.headers.get("authorization", "")
+            if not auth.lower().startswith("bearer ") or not self._token_ok(auth[7:].strip()):
+                return await _unauthorized("a valid 'Authorization: Bearer <token>' is required")(scope, receive, send)
+        elif not request.headers.get(self.key_header, "").strip():
+            return await _unauthorized(f"send your Sondos API key in the {self.key_header} header")(
+                scope, receive, send
+            )
+        return await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The ASGI app; with no settings, they are read from the environment (for `uvicorn --factory`)."""
+    settings = settings or Settings()
+    check_safety(settings)
+    mode = settings.auth_mode
+    header = settings.http_key_header
+
+    def caller_key(request: Any) -> SecretStr | None:
+        value = request.headers.get(header, "").strip() if request is not None else ""
+        return SecretStr(value) if value else None
+
+    server = build_server(settings, request_key=caller_key if mode == "per_user" else None)
+    hosts = LOOPBACK_HOSTS + [h if ":" in h else f"{h}:*" for h in settings.http_allowed_hosts]
+    if not is_loopback(settings.host) and not settings.http_allowed_hosts:
+        hosts.append(f"{settings.host}:*")
+    security = TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=hosts,
+        allowed_origins=LOOPBACK_ORIGINS + settings.http_allowed_origins,
+    )
+
+    async def healthz(_: Request) -> Response:
+        return Response(json.dumps({"status": "ok"}), media_type="application/json")
+
+    app = server.streamable_http_app(
+        streamable_http_path="/mcp",
+        json_response=True,
+        stateless_http=True,
+        max_request_body_size=settings.http_max_body,
+        transport_security=security,
+        host=settings.host,
+        custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"])],
+    )
+    app.add_middleware(AuthMiddleware, mode=mode, tokens=settings.bearer_tokens(), key_header=header)
+    log.info("HTTP transport ready: auth=%s, allowed hosts=%s", mode, hosts)
+    return app
