@@ -61,9 +61,11 @@ def per_user(sandbox: SandboxServer) -> Iterator[ThreadedServer]:
 
 @asynccontextmanager
 async def mcp_session(base_url: str, headers: dict[str, str]) -> AsyncIterator[Client]:
-    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
-        async with Client(streamable_http_client(f"{base_url}/mcp", http_client=http)) as client:
-            yield client
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        Client(streamable_http_client(f"{base_url}/mcp", http_client=http)) as client,
+    ):
+        yield client
 
 
 def post(base_url: str, headers: dict[str, str], body: Any = INIT) -> httpx.Response:
