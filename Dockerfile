@@ -1,0 +1,20 @@
+# sondos-mcp over streamable HTTP. Stateless: run as many replicas as you like behind any load
+# balancer; terminate TLS there. Configure with SONDOS_* environment variables (see README).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY sondos_mcp ./sondos_mcp
+COPY tool_schemas ./tool_schemas
+RUN pip install . "httptools>=0.6" \
+    && useradd --create-home --uid 10001 sondos
+
+USER sondos
+# Inside a container the server must listen beyond loopback; it refuses to start that way unless
+# SONDOS_HTTP_TOKENS(_FILE) or SONDOS_HTTP_AUTH=per_user is set.
+ENV SONDOS_HOST=0.0.0.0 SONDOS_PORT=8000 SONDOS_WORKERS=2
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
+    CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"
+ENTRYPOINT ["sondos-mcp", "--transport", "http"]
