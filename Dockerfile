@@ -12,7 +12,8 @@ RUN pip install . "httptools>=0.6" \
 
 USER sondos
 # Inside a container the server must listen beyond loopback; it refuses to start that way unless
-# SONDOS_HTTP_TOKENS(_FILE) or SONDOS_HTTP_AUTH=per_user is set.
+# authentication (SONDOS_HTTP_TOKENS(_FILE) or SONDOS_HTTP_AUTH=per_user) and the host names
+# clients use (SONDOS_HTTP_ALLOWED_HOSTS) are set.
 ENV SONDOS_HOST=0.0.0.0 SONDOS_PORT=8000 SONDOS_WORKERS=2
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \

@@ -57,6 +57,12 @@ def check_safety(settings: Settings) -> None:
             "'Authorization: Bearer <token>', or set SONDOS_HTTP_AUTH=per_user so each caller sends its own "
             f"Sondos key in {settings.http_key_header}; or bind 127.0.0.1."
         )
+    if not is_loopback(settings.host) and not settings.http_allowed_hosts:
+        raise UnsafeConfiguration(
+            f"serving on {settings.host} needs SONDOS_HTTP_ALLOWED_HOSTS: the host names clients use "
+            "(e.g. mcp.example.com), checked against every request's Host header against DNS rebinding; "
+            "'*' accepts any Host (only behind a proxy that already checks it)."
+        )
     if mode == "shared" and not settings.bearer_tokens():
         raise UnsafeConfiguration("SONDOS_HTTP_AUTH=shared needs SONDOS_HTTP_TOKENS or SONDOS_HTTP_TOKENS_FILE")
     if mode == "shared" and settings.api_key is None:
@@ -113,11 +119,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return SecretStr(value) if value else None
 
     server = build_server(settings, request_key=caller_key if mode == "per_user" else None)
-    hosts = LOOPBACK_HOSTS + [h if ":" in h else f"{h}:*" for h in settings.http_allowed_hosts]
-    if not is_loopback(settings.host) and not settings.http_allowed_hosts:
-        hosts.append(f"{settings.host}:*")
+    any_host = "*" in settings.http_allowed_hosts
+    hosts = LOOPBACK_HOSTS + [h for host in settings.http_allowed_hosts if host != "*" for h in (host, f"{host}:*")]
     security = TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
+        # '*' is an explicit choice to leave Host checking to a proxy in front; the SDK then checks neither.
+        enable_dns_rebinding_protection=not any_host,
         allowed_hosts=hosts,
         allowed_origins=LOOPBACK_ORIGINS + settings.http_allowed_origins,
     )
