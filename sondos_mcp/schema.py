@@ -53,8 +53,9 @@ def _simplify(node: Any, defs: dict[str, Any]) -> Any:
         merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
         return _simplify(merged, defs)
     out = {k: _simplify(v, defs) for k, v in node.items() if k not in _DROP}
-    if out.get("additionalProperties") == {}:
-        del out["additionalProperties"]  # "anything" is JSON Schema's default already
+    if out.get("additionalProperties") in ({}, True):
+        # "anything" is JSON Schema's default already, and OpenAI's strict mode refuses it spelled out.
+        del out["additionalProperties"]
     variants = out.get("anyOf")
     if isinstance(variants, list) and len(variants) == 2 and {"type": "null"} in variants:
         (other,) = [v for v in variants if v != {"type": "null"}]

@@ -1,0 +1,47 @@
+"""Writes the README's compatibility matrix from the interop run's results (never by hand).
+
+`python -m tests.interop.matrix` after `pytest tests/interop`: one row per client, version,
+transport and protocol version, with how many checks passed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "tests" / "interop" / "results" / "matrix.json"
+BEGIN, END = "<!-- BEGIN interop-matrix -->", "<!-- END interop-matrix -->"
+
+
+def table(rows: list[dict]) -> str:
+    groups: dict[tuple[str, str, str, str], list[bool]] = defaultdict(list)
+    for r in rows:
+        protocol = r.get("negotiated") or ""
+        if r.get("offered") and r.get("offered") != protocol:
+            protocol = f"{r['offered']} → {protocol}"
+        groups[(r["client"], r.get("version", ""), r.get("transport", ""), protocol)].append(bool(r["ok"]))
+    lines = [
+        "| client or library | version | transport | protocol version | result |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for (client, version, transport, protocol), oks in sorted(groups.items()):
+        result = f"pass ({len(oks)} checks)" if all(oks) else f"FAIL ({oks.count(False)} of {len(oks)})"
+        lines.append(f"| {client} | {version} | {transport} | {protocol or 'n/a'} | {result} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    rows = json.loads(RESULTS.read_text())
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+    readme.write_text(text[:start] + "\n" + table(rows) + "\n" + text[end:])
+    print(table(rows))
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
