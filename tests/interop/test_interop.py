@@ -165,7 +165,7 @@ def test_typescript_sdk_client_on_every_protocol_version(transport: str, request
 
 
 def test_client_libraries_accept_the_schemas_and_tools():
-    """jsonschema, OpenAI Agents strict mode, google-genai, the Anthropic SDK and langchain-mcp-adapters accept every tool."""
+    """jsonschema, OpenAI strict mode, google-genai, the Anthropic SDK and langchain-mcp-adapters accept every tool."""
     need(INTEROP_PYTHON.exists(), "the interop virtualenv (tests/interop/.venv)")
     proc = subprocess.run(
         [str(INTEROP_PYTHON), str(HERE / "portability.py"), sys.executable],
