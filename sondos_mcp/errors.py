@@ -8,7 +8,10 @@ SDK's generic handling, never dressed up as the user's mistake.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from sondos_mcp.feedback import Problem
 
 
 class SondosError(Exception):
@@ -27,6 +30,18 @@ class ConfigurationError(SondosError):
     """The server is missing something it needs, such as the API key."""
 
     kind = "configuration"
+
+
+class InvalidArguments(SondosError):
+    """The arguments break the contract (or name things the account does not have); nothing was sent."""
+
+    kind = "invalid_arguments"
+
+    def __init__(self, problems: list[Problem], suggested: dict[str, Any] | None = None) -> None:
+        count = len(problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the arguments; nothing was sent")
+        self.problems = problems
+        self.suggested = suggested
 
 
 class UpstreamError(SondosError):

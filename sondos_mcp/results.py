@@ -9,7 +9,7 @@ from typing import Any
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from sondos_mcp.errors import SondosError, UpstreamError, UpstreamTimeout, UpstreamValidationError
+from sondos_mcp.errors import InvalidArguments, SondosError, UpstreamError, UpstreamTimeout, UpstreamValidationError
 from sondos_mcp.feedback import FeedbackBuilder, Problem, render_problems
 
 # Output fields default to None and are left out of the result when unset (never sent as null);
@@ -35,18 +35,6 @@ class Outcome(BaseModel):
     problems: list[Problem] | None = None
     suggested_arguments: dict[str, JsonValue] | None = None
     warnings: list[str] | None = None
-
-
-class InvalidArguments(SondosError):
-    """The proposal breaks the contract; nothing was sent."""
-
-    kind = "invalid_arguments"
-
-    def __init__(self, problems: list[Problem], suggested: dict[str, Any] | None = None) -> None:
-        count = len(problems)
-        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the arguments; nothing was sent")
-        self.problems = problems
-        self.suggested = suggested
 
 
 def success(outcome: Outcome, text: str) -> CallToolResult:

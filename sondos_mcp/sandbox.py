@@ -351,6 +351,9 @@ class SandboxState:
         self.received: list[Received] = []
         self.faults: list[Fault] = []
         self._lock = threading.Lock()
+        if not schema_file.exists():
+            # The sandbox judges with the checked-in snapshot, so it needs the source tree, not a wheel.
+            raise FileNotFoundError(f"the sandbox needs {schema_file} (run it from a source checkout)")
         self.body_validator = contract_validator(body_schema(json.loads(schema_file.read_text("utf-8"))))
         self.timezones = zoneinfo.available_timezones()
 

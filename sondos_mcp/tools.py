@@ -11,12 +11,12 @@ from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from sondos_mcp.client import SondosApi
-from sondos_mcp.errors import SondosError, UpstreamNotFound
+from sondos_mcp.errors import InvalidArguments, SondosError, UpstreamNotFound
 from sondos_mcp.feedback import FeedbackBuilder, Problem, suggested_arguments
 from sondos_mcp.model import Integer, UpdateAssistantArgs
 from sondos_mcp.preview import DIRECTION, Change, diff, stored_to_update
 from sondos_mcp.references import ASSISTANT_PAGE, Lookups, check_references, rows_of
-from sondos_mcp.results import InvalidArguments, Outcome, success
+from sondos_mcp.results import Outcome, success
 from sondos_mcp.schema import model_schema
 from sondos_mcp.validation import check_update
 
