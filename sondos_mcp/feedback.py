@@ -438,6 +438,8 @@ class FeedbackBuilder:
         sub = schema_at(self.schema, target_path) or {}
         if "enum" in sub:
             return enum_fix(target_path, value, list(sub["enum"])) or value
+        if "pattern" in sub and isinstance(value, str):
+            return _pattern_fix(target_path, value) or value
         fixed = coerce_fix(value, sub)
         return value if fixed is None else fixed
 

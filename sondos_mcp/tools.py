@@ -18,7 +18,7 @@ from sondos_mcp.preview import DIRECTION, Change, diff, stored_to_update
 from sondos_mcp.references import ASSISTANT_PAGE, Lookups, check_references, rows_of
 from sondos_mcp.results import Outcome, success
 from sondos_mcp.schema import model_schema
-from sondos_mcp.validation import check_update
+from sondos_mcp.validation import check_update, offered_fix
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ async def update_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> Ca
     better = {p.field: p for p in improved}
     problems: list[Problem] = [better.get(p.field, p) for p in verdict.problems] + found
     if problems or verdict.args is None:
-        raise InvalidArguments(problems, suggested_arguments(arguments, problems))
+        raise InvalidArguments(problems, offered_fix(arguments, problems, UPDATE_INPUT_SCHEMA))
     args = verdict.args
     body = args.body(order=list(arguments))
     if args.dry_run:

@@ -34,7 +34,7 @@ class Verdict:
         return self.args is not None and not self.problems
 
 
-def check_update(raw: Mapping[str, Any], input_schema: Mapping[str, Any]) -> Verdict:
+def check_update(raw: Mapping[str, Any], input_schema: Mapping[str, Any], *, suggest: bool = True) -> Verdict:
     """Judge a proposal; `input_schema` is the advertised schema the feedback quotes from."""
     builder = FeedbackBuilder(input_schema, raw)
     args: UpdateAssistantArgs | None = None
@@ -62,8 +62,19 @@ def check_update(raw: Mapping[str, Any], input_schema: Mapping[str, Any]) -> Ver
         if tz_problem is not None:
             problems.append(tz_problem)
     if problems:
-        return Verdict(None, problems, suggested_arguments(raw, problems))
+        return Verdict(None, problems, offered_fix(raw, problems, input_schema) if suggest else None)
     return Verdict(args)
+
+
+def offered_fix(
+    raw: Mapping[str, Any], problems: list[Problem], input_schema: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The proposal with every fix applied, offered only if it then passes the checks itself."""
+    suggested = suggested_arguments(raw, problems)
+    if suggested is None:
+        return None
+    again = check_update(suggested, input_schema, suggest=False)
+    return suggested if again.ok else None
 
 
 @functools.cache

@@ -318,3 +318,14 @@ async def test_valid_update_forwards_exactly_the_given_fields(client: Client, sa
     }
     assert structured["changed_fields"] == list(arguments)[1:]
     assert "Updated assistant 12" in text
+
+
+async def test_suggestion_is_offered_only_when_it_would_pass(client: Client, sandbox: SandboxServer):
+    """A renamed field whose value is still wrong gets its fix, but no suggested_arguments that would fail again."""
+    is_error, structured, _ = await call(client, {"id": 12, "speed": "fast"})
+    assert is_error
+    assert problems_by_field(structured)["speed"]["fix"] == {"field": "speech_speed", "value": "fast"}
+    assert "suggested_arguments" not in structured
+    _, renamed, _ = await call(client, {"id": 12, "webhook": "hooks.example.com/x"})
+    assert renamed["suggested_arguments"] == {"id": 12, "webhook_url": "https://hooks.example.com/x"}
+    assert sandbox.state.updates() == []
