@@ -274,20 +274,33 @@ class ItemsOutcome(Outcome):
     items: list[dict[str, JsonValue]] | None = None
 
 
-def _lister(
-    what: str,
+def _list_tool(
+    name: str,
+    title: str,
+    description: str,
     args_model: type[_Args],
     fetch: Callable[[ToolContext, Any], Awaitable[list[dict[str, Any]]]],
+    what: str,
     line: Callable[[dict[str, Any]], str],
-    schema: Callable[[], dict[str, Any]],
-) -> Handler:
+) -> ToolSpec:
+    """A read-only tool that lists reference rows, in the shape all four listing tools share."""
+    schema = model_schema(args_model)
+
     async def handler(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
-        args = parse(args_model, schema(), arguments)
+        args = parse(args_model, schema, arguments)
         items = await fetch(ctx, args)
         head = f"{len(items)} {what}:"
         return success(ItemsOutcome(ok=True, message=head, items=items), "\n".join([head] + [line(i) for i in items]))
 
-    return handler
+    return ToolSpec(
+        name=name,
+        title=title,
+        description=description,
+        input_schema=schema,
+        output_schema=ITEMS_OUTPUT,
+        annotations=_read_only(title),
+        handler=handler,
+    )
 
 
 async def _voices(ctx: ToolContext, args: VoicesArgs) -> list[dict[str, Any]]:
@@ -317,9 +330,6 @@ UPDATE_INPUT_SCHEMA = model_schema(UpdateAssistantArgs, first=("id",))
 UPDATE_ARGS_FIELDS = [f for f in UPDATE_INPUT_SCHEMA["properties"] if f not in ("id", "dry_run")]
 LIST_ASSISTANTS_SCHEMA = model_schema(ListAssistantsArgs)
 GET_ASSISTANT_SCHEMA = model_schema(IdArgs)
-VOICES_SCHEMA = model_schema(VoicesArgs)
-PHONES_SCHEMA = model_schema(PhoneArgs)
-NO_ARGS_SCHEMA = model_schema(NoArgs)
 ITEMS_OUTPUT = _output_schema(ItemsOutcome)
 
 TOOLS: tuple[ToolSpec, ...] = (
@@ -359,63 +369,43 @@ TOOLS: tuple[ToolSpec, ...] = (
         handler=update_assistant,
         echo_fields=("id",),
     ),
-    ToolSpec(
-        name="list_voices",
-        title="List voices",
-        description="Voices for voice_id, with their engine mode.",
-        input_schema=VOICES_SCHEMA,
-        output_schema=ITEMS_OUTPUT,
-        annotations=_read_only("List voices"),
-        handler=_lister(
-            "voices (id name · mode)",
-            VoicesArgs,
-            _voices,
-            lambda v: f"{v.get('id')} {v.get('name')} · {v.get('mode')}",
-            lambda: VOICES_SCHEMA,
-        ),
+    _list_tool(
+        "list_voices",
+        "List voices",
+        "Voices for voice_id, with their engine mode.",
+        VoicesArgs,
+        _voices,
+        "voices (id name · mode)",
+        lambda v: f"{v.get('id')} {v.get('name')} · {v.get('mode')}",
     ),
-    ToolSpec(
-        name="list_languages",
-        title="List languages",
-        description="Language names accepted by language.",
-        input_schema=NO_ARGS_SCHEMA,
-        output_schema=ITEMS_OUTPUT,
-        annotations=_read_only("List languages"),
-        handler=_lister(
-            "languages",
-            NoArgs,
-            lambda ctx, _: ctx.lookups.languages(),
-            lambda r: f"{r.get('name')} ({r.get('iso_2')})",
-            lambda: NO_ARGS_SCHEMA,
-        ),
+    _list_tool(
+        "list_languages",
+        "List languages",
+        "Language names accepted by language.",
+        NoArgs,
+        lambda ctx, _: ctx.lookups.languages(),
+        "languages",
+        lambda r: f"{r.get('name')} ({r.get('iso_2')})",
     ),
-    ToolSpec(
-        name="list_models",
-        title="List LLM models",
-        description="Model names accepted by llm_model.",
-        input_schema=NO_ARGS_SCHEMA,
-        output_schema=ITEMS_OUTPUT,
-        annotations=_read_only("List LLM models"),
-        handler=_lister(
-            "models", NoArgs, lambda ctx, _: ctx.lookups.models(), lambda r: str(r.get("name")), lambda: NO_ARGS_SCHEMA
-        ),
+    _list_tool(
+        "list_models",
+        "List LLM models",
+        "Model names accepted by llm_model.",
+        NoArgs,
+        lambda ctx, _: ctx.lookups.models(),
+        "models",
+        lambda r: str(r.get("name")),
     ),
-    ToolSpec(
-        name="list_phone_numbers",
-        title="List phone numbers",
-        description="The account's phone numbers, for phone_number_id.",
-        input_schema=PHONES_SCHEMA,
-        output_schema=ITEMS_OUTPUT,
-        annotations=_read_only("List phone numbers"),
-        handler=_lister(
-            "phone numbers (id number · type · available)",
-            PhoneArgs,
-            _phones,
-            lambda p: (
-                f"{p.get('id')} {p.get('phone_number')} · {p.get('type_label')} · "
-                f"{'available' if p.get('is_available') else 'assigned'}"
-            ),
-            lambda: PHONES_SCHEMA,
+    _list_tool(
+        "list_phone_numbers",
+        "List phone numbers",
+        "The account's phone numbers, for phone_number_id.",
+        PhoneArgs,
+        _phones,
+        "phone numbers (id number · type · available)",
+        lambda p: (
+            f"{p.get('id')} {p.get('phone_number')} · {p.get('type_label')} · "
+            f"{'available' if p.get('is_available') else 'assigned'}"
         ),
     ),
 )
