@@ -114,7 +114,7 @@ def server_rss(cmd: list[str]) -> float:
 
 def validation_timing(rounds: int = 2000) -> dict[str, float]:
     """Microseconds per proposal: the server's full check vs. a precompiled jsonschema validation."""
-    from sondos_mcp.sandbox import SCHEMA_FILE, contract_validator
+    from sondos_mcp.sandbox import contract_schema, contract_validator
     from sondos_mcp.tools import UPDATE_INPUT_SCHEMA
     from sondos_mcp.validation import check_update
 
@@ -128,7 +128,7 @@ def validation_timing(rounds: int = 2000) -> dict[str, float]:
             "max_call_duration": 600,
         },
     ]
-    validator = contract_validator(json.loads(SCHEMA_FILE.read_text()))
+    validator = contract_validator(contract_schema())
     out = {}
     for name, fn in (
         ("check_update", lambda p: check_update(p, UPDATE_INPUT_SCHEMA)),

@@ -1,23 +1,18 @@
-"""Tool schemas generated from the pydantic models, and the snapshots kept in `tool_schemas/`.
+"""Tool schemas generated from the pydantic models.
 
 Clients differ in how much JSON Schema they understand, so the generated schema is made
 self-contained and plain: `$ref`s are inlined, titles and defaults dropped, and a nullable
 field is written `"type": ["integer", "null"]` rather than an `anyOf`.
 
-`python -m sondos_mcp.schema --write` (or `UPDATE_TOOL_SCHEMAS=1 pytest`) rewrites the
-snapshots; a test fails when they drift from the models.
+The reviewed snapshots of these schemas live in the repository's `tool_schemas/`; the tests
+compare them (`UPDATE_TOOL_SCHEMAS=1 pytest tests/test_tool_schemas.py` rewrites them).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-
-SNAPSHOT_DIR = Path(__file__).resolve().parent.parent / "tool_schemas"
 
 _DROP = frozenset({"title", "default"})
 
@@ -74,51 +69,3 @@ def _outline(node: dict[str, Any]) -> dict[str, Any]:
     if "items" in node:
         out["items"] = _outline(node["items"])
     return out
-
-
-def tool_schemas() -> dict[str, dict[str, Any]]:
-    """Every snapshot file name and its content, for the tools this server defines."""
-    from sondos_mcp.tools import TOOLS  # the tool table imports this module
-
-    out: dict[str, dict[str, Any]] = {}
-    for tool in TOOLS:
-        out[f"{tool.name}.input.json"] = tool.input_schema
-        if tool.output_schema is not None:
-            out[f"{tool.name}.output.json"] = tool.output_schema
-    return out
-
-
-def dumps(schema: dict[str, Any]) -> str:
-    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
-
-
-def write_snapshots(directory: Path = SNAPSHOT_DIR) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, schema in tool_schemas().items():
-        path = directory / name
-        path.write_text(dumps(schema), encoding="utf-8")
-        written.append(path)
-    return written
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Write or check the tool schema snapshots.")
-    parser.add_argument("--write", action="store_true", help="rewrite the snapshot files")
-    args = parser.parse_args(argv)
-    if args.write:
-        for path in write_snapshots():
-            print(path)
-        return 0
-    stale = [
-        name
-        for name, schema in tool_schemas().items()
-        if not (SNAPSHOT_DIR / name).exists() or (SNAPSHOT_DIR / name).read_text(encoding="utf-8") != dumps(schema)
-    ]
-    for name in stale:
-        print(f"stale: {name}")
-    return 1 if stale else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,10 +1,17 @@
-"""Shared fixtures: a real sandbox API on 127.0.0.1 and real MCP client sessions to the server."""
+"""Shared fixtures: a real sandbox API on 127.0.0.1 and real MCP client sessions to the server.
+
+The suite tests the installed package. In CI that is the built wheel in a clean venv
+(`SONDOS_TEST_WHEEL=1` makes the run refuse to start if `sondos_mcp` would come from the
+source tree instead); pytest's `--import-mode=append` and `PYTHONSAFEPATH` for subprocesses keep
+the checkout beside the tests from shadowing it.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,9 +19,37 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from pydantic import SecretStr
 
+import sondos_mcp
 from sondos_mcp.config import Settings
 from sondos_mcp.sandbox import DEMO_KEY, SandboxServer
 from sondos_mcp.server import build_server
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Child Pythons (`python -m sondos_mcp`, the demo) must not import a source tree from their cwd.
+os.environ["PYTHONSAFEPATH"] = "1"
+
+
+def installed_from_source_tree() -> bool:
+    return REPO in Path(sondos_mcp.__file__).resolve().parents
+
+
+def pytest_report_header() -> str:
+    return f"sondos_mcp {sondos_mcp.__version__} from {Path(sondos_mcp.__file__).parent}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("SONDOS_TEST_WHEEL") == "1" and installed_from_source_tree():
+        raise pytest.UsageError(
+            f"SONDOS_TEST_WHEEL=1 but sondos_mcp is imported from the source tree ({sondos_mcp.__file__}); "
+            "install the built wheel into the venv (not -e) and run its pytest"
+        )
+
+
+def server_command() -> list[str]:
+    """How users start the server: the installed `sondos-mcp` script (python -m as a fallback)."""
+    script = Path(sys.executable).with_name("sondos-mcp")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "sondos_mcp"]
 
 
 @pytest.fixture
@@ -47,9 +82,10 @@ async def client(settings: Settings) -> AsyncIterator[Client]:
 
 
 def stdio_params(base_url: str, api_key: str | None = DEMO_KEY, *extra_args: str, **env: str) -> StdioServerParameters:
-    """Parameters that spawn `python -m sondos_mcp` as a subprocess speaking MCP over stdio."""
+    """Parameters that spawn the installed server as a subprocess speaking MCP over stdio."""
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("SONDOS_")}
     child_env |= {"SONDOS_BASE_URL": base_url, "SONDOS_RETRIES": "0", **env}
     if api_key is not None:
         child_env["SONDOS_API_KEY"] = api_key
-    return StdioServerParameters(command=sys.executable, args=["-m", "sondos_mcp", *extra_args], env=child_env)
+    command, *args = server_command()
+    return StdioServerParameters(command=command, args=[*args, *extra_args], env=child_env)

@@ -7,7 +7,6 @@ import logging
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -23,8 +22,9 @@ from pydantic import SecretStr
 
 from sondos_mcp.config import Settings
 from sondos_mcp.http import create_app
-from sondos_mcp.loopback import ThreadedServer
 from sondos_mcp.sandbox import DEMO_KEY, OTHER_KEY, SandboxServer
+from sondos_mcp.sandbox.loopback import ThreadedServer
+from tests.conftest import server_command
 
 pytestmark = pytest.mark.anyio
 
@@ -165,7 +165,7 @@ def test_refuses_to_start_on_a_public_address_without_auth():
     """Binding 0.0.0.0 with no authentication configured exits with a message saying how to fix it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SONDOS_")} | {"SONDOS_API_KEY": "x"}
     proc = subprocess.run(
-        [sys.executable, "-m", "sondos_mcp", "--transport", "http", "--host", "0.0.0.0"],
+        [*server_command(), "--transport", "http", "--host", "0.0.0.0"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -189,7 +189,7 @@ def test_stateless_calls_work_on_any_of_two_workers(sandbox: SandboxServer):
     }
     sandbox.state.keys[CANARY] = 1
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sondos_mcp", "--transport", "http", "--port", str(port), "--workers", "2"],
+        [*server_command(), "--transport", "http", "--port", str(port), "--workers", "2"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

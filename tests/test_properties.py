@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,11 +13,12 @@ from mcp import Client
 from pydantic import ValidationError
 
 from sondos_mcp.model import UpdateAssistantArgs
-from sondos_mcp.sandbox import LANGUAGES, MODELS, PHONE_NUMBERS, SCHEMA_FILE, VOICES, SandboxServer, contract_validator
+from sondos_mcp.sandbox import LANGUAGES, MODELS, PHONE_NUMBERS, VOICES, SandboxServer, contract_validator
 from sondos_mcp.server import build_server
 from tests.conftest import make_settings
+from tests.snapshots import snapshot
 
-SNAPSHOT = json.loads(SCHEMA_FILE.read_text("utf-8"))
+SNAPSHOT = snapshot("update_assistant.input.json")
 VALIDATOR = contract_validator(SNAPSHOT)
 PROPS: dict[str, dict[str, Any]] = SNAPSHOT["properties"]
 

@@ -20,7 +20,7 @@ from sondos_mcp.config import Settings
 from sondos_mcp.logs import RedactSecrets
 from sondos_mcp.sandbox import DEMO_KEY, SandboxServer
 from sondos_mcp.server import build_server
-from tests.conftest import make_settings, stdio_params
+from tests.conftest import make_settings, server_command, stdio_params
 
 pytestmark = pytest.mark.anyio
 
@@ -140,7 +140,7 @@ def test_missing_key_starts_with_a_clear_warning_not_a_traceback(sandbox: Sandbo
 def test_invalid_setting_exits_with_a_message():
     """A malformed setting is named on stderr with exit code 2, not a traceback."""
     proc = subprocess.run(
-        [sys.executable, "-m", "sondos_mcp", "--timeout", "-3"],
+        [*server_command(), "--timeout", "-3"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -10,8 +10,8 @@ import pytest
 from jsonschema import Draft202012Validator
 from mcp import Client
 
-from sondos_mcp.schema import SNAPSHOT_DIR, dumps, tool_schemas, write_snapshots
 from sondos_mcp.tools import TOOLS
+from tests.snapshots import SNAPSHOT_DIR, dumps, tool_schemas, write_snapshots
 
 pytestmark = pytest.mark.anyio
 
@@ -92,7 +92,7 @@ def test_snapshots_match_the_models():
     on_disk = {p.name: p.read_text("utf-8") for p in SNAPSHOT_DIR.glob("*.json")}
     assert set(on_disk) == set(generated)
     for name, schema in generated.items():
-        assert on_disk[name] == dumps(schema), f"{name} drifted: run python -m sondos_mcp.schema --write"
+        assert on_disk[name] == dumps(schema), f"{name} drifted: rerun with UPDATE_TOOL_SCHEMAS=1"
 
 
 def test_update_schema_has_every_documented_field_and_nothing_else():

@@ -22,8 +22,9 @@ from pydantic import SecretStr
 
 from sondos_mcp.config import Settings
 from sondos_mcp.http import create_app
-from sondos_mcp.loopback import ThreadedServer
 from sondos_mcp.sandbox import DEMO_KEY, SandboxServer
+from sondos_mcp.sandbox.loopback import ThreadedServer
+from tests.conftest import server_command
 
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE / "node_modules"
@@ -85,7 +86,7 @@ def inspector_version() -> str:
 def test_mcp_inspector_cli_lists_calls_and_sees_refusals(transport: str, request: pytest.FixtureRequest):
     """The official Inspector (CLI mode) lists the tools, applies a valid update and receives a refusal as isError."""
     if transport == "stdio":
-        target = [sys.executable, "-m", "sondos_mcp", "--sandbox"]
+        target = [*server_command(), "--sandbox"]
     else:
         target = [
             request.getfixturevalue("http_server"),
