@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
+from dataclasses import replace
 from typing import Any
 
 from mcp.server import Server
@@ -89,7 +90,7 @@ def build_server(settings: Settings, request_key: RequestKey | None = None) -> S
         arguments = params.arguments or {}
         token = _call_key.set(request_key(ctx.request)) if request_key is not None else None
         try:
-            return await tool.handler(ctx.lifespan_context, arguments)
+            return await tool.handler(replace(ctx.lifespan_context, request=ctx), arguments)
         except SondosError as exc:
             log.info("%s refused: %s (%s)", tool.name, exc.kind, exc.message)
             extra = {k: arguments[k] for k in tool.echo_fields if isinstance(arguments.get(k), int)}

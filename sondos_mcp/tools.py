@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
@@ -20,13 +20,21 @@ from sondos_mcp.results import Outcome, success
 from sondos_mcp.schema import model_schema
 from sondos_mcp.validation import check_update, offered_fix
 
+if TYPE_CHECKING:
+    from mcp.server.context import ServerRequestContext
+
 
 @dataclass(frozen=True)
 class ToolContext:
-    """What a handler may use; built once per server, never reached through globals."""
+    """What a handler may use; built once per server, never reached through globals.
+
+    `request` is the MCP request being served (its session sends progress and elicitation
+    requests; its transport request identifies the caller); the server sets it per call.
+    """
 
     api: SondosApi
     lookups: Lookups
+    request: ServerRequestContext[Any] | None = None
 
 
 Handler = Callable[[ToolContext, Mapping[str, Any]], Awaitable[CallToolResult]]
