@@ -1,4 +1,4 @@
-"""Writes the README's compatibility matrix from the interop run's results (never by hand).
+"""Writes the compatibility matrix in docs/interop.md from the interop run's results (never by hand).
 
 `python -m tests.interop.matrix` after `pytest tests/interop`: one row per client, version,
 transport and protocol version, with how many checks passed.
@@ -35,10 +35,10 @@ def table(rows: list[dict]) -> str:
 
 def main() -> int:
     rows = json.loads(RESULTS.read_text())
-    readme = ROOT / "README.md"
-    text = readme.read_text()
+    doc = ROOT / "docs" / "interop.md"
+    text = doc.read_text()
     start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    readme.write_text(text[:start] + "\n" + table(rows) + "\n" + text[end:])
+    doc.write_text(text[:start] + "\n" + table(rows) + "\n" + text[end:])
     print(table(rows))
     return 0 if all(r["ok"] for r in rows) else 1
 

@@ -3,7 +3,7 @@
 Needs `npm ci` in tests/interop and the interop virtualenv (`tests/interop/.venv`, see .ci/run).
 Without them these tests are skipped in a plain `pytest`, but with SONDOS_INTEROP=1 (as .ci/run
 sets) a missing client is a failure, never a silent skip. Every check is recorded in
-tests/interop/results/matrix.json, from which `python -m tests.interop.matrix` writes the README.
+tests/interop/results/matrix.json, from which `python -m tests.interop.matrix` writes docs/interop.md.
 """
 
 from __future__ import annotations
