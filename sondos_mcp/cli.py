@@ -11,29 +11,38 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from sondos_mcp import __version__
-from sondos_mcp.config import Settings
+from sondos_mcp.config import Settings, describe, env_name, setting_errors
+from sondos_mcp.logs import configure_logging
 
 log = logging.getLogger("sondos_mcp")
+
+
+# Flags that override a setting, by setting name. Values stay strings here: the settings model
+# parses and judges them, so a bad flag and a bad environment variable get the same message.
+FLAGS = {
+    "base_url": "--base-url",
+    "api_key": "--api-key",
+    "timeout": "--timeout",
+    "log_level": "--log-level",
+    "host": "--host",
+    "port": "--port",
+    "workers": "--workers",
+}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="sondos-mcp",
         description="MCP server that checks and applies changes to Sondos AI voice assistants. "
-        "Every flag has an environment variable (SONDOS_*); a flag wins.",
+        "Every setting can come from its environment variable; a flag wins over it.",
     )
     parser.add_argument("--version", action="version", version=f"sondos-mcp {__version__}")
-    parser.add_argument("--base-url", help="Sondos API base URL (SONDOS_BASE_URL)")
+    for field, flag in FLAGS.items():
+        extra = "; prefer the environment, since flags show in process lists" if field == "api_key" else ""
+        parser.add_argument(flag, dest=field, metavar=field.upper(), help=describe(field) + extra)
     parser.add_argument(
-        "--api-key",
-        help="Sondos API key (SONDOS_API_KEY); prefer the environment, since flags show in process lists",
+        "--transport", choices=["stdio", "http"], default="stdio", help="stdio for desktop clients (default: stdio)"
     )
-    parser.add_argument("--timeout", type=float, help="seconds to wait for an API answer (SONDOS_TIMEOUT)")
-    parser.add_argument("--log-level", help="stderr log level (SONDOS_LOG_LEVEL), default WARNING")
-    parser.add_argument("--transport", choices=["stdio", "http"], default="stdio", help="default: stdio")
-    parser.add_argument("--host", help="HTTP bind address (SONDOS_HOST), default 127.0.0.1")
-    parser.add_argument("--port", type=int, help="HTTP port (SONDOS_PORT), default 8000")
-    parser.add_argument("--workers", type=int, help="HTTP worker processes (SONDOS_WORKERS), default 1")
     parser.add_argument(
         "--sandbox",
         action="store_true",
@@ -43,15 +52,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def load_settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {
-        "base_url": args.base_url,
-        "api_key": SecretStr(args.api_key) if args.api_key else None,
-        "timeout": args.timeout,
-        "log_level": args.log_level,
-        "host": args.host,
-        "port": args.port,
-        "workers": args.workers,
-    }
+    overrides: dict[str, Any] = {field: getattr(args, field) for field in FLAGS}
+    if overrides["api_key"] is not None:
+        overrides["api_key"] = SecretStr(overrides["api_key"])
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -60,12 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args)
     except ValidationError as exc:
-        for err in exc.errors():
-            name = ".".join(str(p) for p in err["loc"])
-            print(f"sondos-mcp: invalid setting {name}: {err['msg']}", file=sys.stderr)
+        given = {field: flag for field, flag in FLAGS.items() if getattr(args, field) is not None}
+        for line in setting_errors(exc, given):
+            print(f"sondos-mcp: {line}", file=sys.stderr)
         return 2
-
-    from sondos_mcp.logs import configure_logging
 
     sandbox = None
     if args.sandbox:
@@ -73,12 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         sandbox = SandboxServer().start()
         settings = settings.model_copy(update={"base_url": sandbox.base_url, "api_key": SecretStr(DEMO_KEY)})
-    secrets = [settings.api_key.get_secret_value()] if settings.api_key else []
-    configure_logging(settings.log_level, secrets + settings.bearer_tokens())
-    if settings.api_key is None:
+    configure_logging(settings)
+    if settings.api_key is None and not (args.transport == "http" and settings.auth_mode == "per_user"):
         log.warning(
-            "SONDOS_API_KEY is not set: proposals are still checked, but nothing can be applied. "
-            "Set it in the MCP client's server configuration (env)."
+            "SONDOS_API_KEY is not set: proposals are still checked, but nothing can be applied. Set it in the "
+            "MCP client's server configuration (env), or start with --sandbox to try the demo account."
         )
     try:
         return serve_http(settings) if args.transport == "http" else serve_stdio(settings)
@@ -126,8 +126,8 @@ def serve_http(settings: Settings) -> int:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
         return 0
     # Worker processes rebuild the app from the environment: hand them what flags decided.
-    for name, value in settings.model_dump(include={"base_url", "host", "port", "log_level", "timeout"}).items():
-        os.environ[f"SONDOS_{name.upper()}"] = str(value)
+    for name, value in settings.model_dump(include=set(FLAGS) - {"api_key"}).items():
+        os.environ[env_name(name)] = str(value)
     if settings.api_key is not None:
         os.environ["SONDOS_API_KEY"] = settings.api_key.get_secret_value()
     uvicorn.run(

@@ -120,7 +120,8 @@ class SondosApi:
         if key is None or not key.get_secret_value().strip():
             raise ConfigurationError(
                 "No Sondos API key is configured",
-                hint="Set SONDOS_API_KEY in the MCP client's server configuration (env), then restart it.",
+                hint="Set SONDOS_API_KEY in the MCP client's server configuration (env), then restart it; "
+                "or start the server with --sandbox to try it against the demo account.",
             )
         from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -151,7 +152,10 @@ class SondosApi:
         try:
             response = await self.http.request(method, url, params=params, json=json, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            raise _NotSent(f"Could not connect to the Sondos API at {self._host}") from exc
+            raise _NotSent(
+                f"Could not connect to the Sondos API at {self._host}",
+                hint=f"Check SONDOS_BASE_URL (now {self.base_url}) and this machine's network or proxy.",
+            ) from exc
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(
                 f"The Sondos API did not answer in time ({type(exc).__name__})",

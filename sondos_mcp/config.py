@@ -1,14 +1,23 @@
-"""Configuration, read once at start-up (environment, then command-line flags) and injected."""
+"""Configuration, read once at start-up (environment, then command-line flags) and injected.
+
+Every bad setting is refused here, before anything is served: `setting_errors` turns the
+refusal into one line per setting that names the environment variable (and flag) to change.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_BASE_URL = "https://app.sondos-ai.com/api"
+ENV_PREFIX = "SONDOS_"
+# Never echoed back in an error message, whatever is wrong with them.
+SECRET_FIELDS = frozenset({"api_key", "http_tokens"})
 
 
 class Settings(BaseSettings):
@@ -21,11 +30,13 @@ class Settings(BaseSettings):
     timeout: float = Field(15.0, gt=0, le=300, description="Seconds to wait for one upstream answer")
     connect_timeout: float = Field(5.0, gt=0, le=60, description="Seconds to wait for a connection")
     retries: int = Field(2, ge=0, le=5, description="Extra attempts for a failed connection or idempotent read")
-    log_level: str = Field("WARNING", description="stderr log level")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        "WARNING", description="stderr log level"
+    )
 
     # Streamable HTTP (`--transport http`). Comma-separated lists in the environment.
     host: str = Field("127.0.0.1", description="Address to bind; loopback unless told otherwise")
-    port: int = Field(8000, ge=0, le=65535)
+    port: int = Field(8000, ge=0, le=65535, description="HTTP port")
     workers: int = Field(1, ge=1, le=64, description="Worker processes (stateless, so any worker serves any call)")
     http_auth: Literal["auto", "none", "shared", "per_user"] = Field(
         "auto", description="auto: shared if tokens are configured, else none (loopback only)"
@@ -38,6 +49,29 @@ class Settings(BaseSettings):
     http_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     http_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     http_max_body: int = Field(256 * 1024, ge=1024, description="Largest request body accepted, in bytes")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an absolute http(s) URL such as {DEFAULT_BASE_URL}")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _tokens_file_readable(self) -> Settings:
+        if self.http_tokens_file is not None:
+            try:
+                self.http_tokens_file.read_text("utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+                raise ValueError(f"http_tokens_file: cannot read {self.http_tokens_file} ({reason})") from None
+        return self
 
     @field_validator("http_tokens", "http_allowed_hosts", "http_allowed_origins", mode="before")
     @classmethod
@@ -63,3 +97,61 @@ class Settings(BaseSettings):
     @property
     def api_base(self) -> str:
         return self.base_url.rstrip("/")
+
+
+def env_name(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def _accepted(field: str) -> str:
+    """What a setting accepts, read from its declaration so the message cannot drift from the check."""
+    info = Settings.model_fields[field]
+    choices = getattr(info.annotation, "__args__", None)
+    if choices and all(isinstance(c, str) for c in choices):
+        return "one of " + ", ".join(choices)
+    if info.annotation not in (int, float):
+        return ""
+    bounds = []
+    for meta in info.metadata:
+        for attr, sign in (("gt", ">"), ("ge", "≥"), ("lt", "<"), ("le", "≤")):
+            if getattr(meta, attr, None) is not None:
+                bounds.append(f"{sign} {getattr(meta, attr)}")
+    kind = "an integer" if info.annotation is int else "a number"
+    return " ".join([kind, " and ".join(bounds)]).strip()
+
+
+_SHAPE_ERRORS = ("literal_error", "greater_than", "greater_than_equal", "less_than", "less_than_equal")
+
+
+def setting_errors(exc: ValidationError, flags: dict[str, str] | None = None) -> list[str]:
+    """One line per refused setting, naming its environment variable (and flag, if it came from one)."""
+    lines = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if not field and ":" in message:
+            field, message = (part.strip() for part in message.split(":", 1))
+        known = field in Settings.model_fields
+        name = env_name(field) if known else field
+        if flags and field in flags:
+            name = f"{flags[field]} ({name})"
+        accepted = _accepted(field) if known else ""
+        if accepted and (err["type"] in _SHAPE_ERRORS or err["type"].endswith(("_parsing", "_type"))):
+            message = f"must be {accepted}"
+        value = err.get("input")
+        secret = field in SECRET_FIELDS
+        shown = f" (got {value!r})" if isinstance(value, str | int | float) and not secret else ""
+        lines.append(f"{name}: {message}{shown}")
+    return lines
+
+
+def describe(field: str) -> str:
+    """`--help` text for a setting: its meaning, environment variable and default."""
+    info = Settings.model_fields[field]
+    default: Any = info.default if info.default_factory is None else None
+    shown = "" if default in (None, []) else f", default {default}"
+    return f"{info.description or field} (env {env_name(field)}{shown})"
+
+
+def environment_has(field: str) -> bool:
+    return env_name(field) in os.environ

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sondos_mcp.config import Settings
+from sondos_mcp.logs import configure_logging
 from sondos_mcp.server import build_server
 
 log = logging.getLogger(__name__)
@@ -108,8 +109,14 @@ class AuthMiddleware:
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
-    """The ASGI app; with no settings, they are read from the environment (for `uvicorn --factory`)."""
-    settings = settings or Settings()
+    """The ASGI app; with no settings, they are read from the environment (for `uvicorn --factory`).
+
+    Read from the environment, this is a process of its own (a worker of `--workers N`, or a
+    `uvicorn --factory` start), so it sets up logging and secret redaction as the CLI does.
+    """
+    if settings is None:
+        settings = Settings()
+        configure_logging(settings)
     check_safety(settings)
     mode = settings.auth_mode
     header = settings.http_key_header

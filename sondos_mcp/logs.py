@@ -5,6 +5,10 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sondos_mcp.config import Settings
 
 REDACTED = "[redacted]"
 
@@ -35,7 +39,13 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
+def configure_logging(settings: Settings) -> None:
+    """Logging for a process that serves requests: the CLI's, and each HTTP worker's (same level, same redaction)."""
+    secrets = [settings.api_key.get_secret_value()] if settings.api_key else []
+    install_handler(settings.log_level, secrets + settings.bearer_tokens())
+
+
+def install_handler(level: str, secrets: Iterable[str] = ()) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactSecrets(secrets))
