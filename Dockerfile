@@ -4,9 +4,8 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY sondos_mcp ./sondos_mcp
-COPY tool_schemas ./tool_schemas
 RUN pip install . "httptools>=0.6" \
     && useradd --create-home --uid 10001 sondos
 
@@ -18,4 +17,6 @@ ENV SONDOS_HOST=0.0.0.0 SONDOS_PORT=8000 SONDOS_WORKERS=2
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
     CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"
-ENTRYPOINT ["sondos-mcp", "--transport", "http"]
+# HTTP by default; `docker run -i … sondos-mcp --transport stdio` serves one desktop client instead.
+ENTRYPOINT ["sondos-mcp"]
+CMD ["--transport", "http"]
