@@ -31,7 +31,7 @@ os.environ["PYTHONSAFEPATH"] = "1"
 
 
 def installed_from_source_tree() -> bool:
-    return REPO in Path(sondos_mcp.__file__).resolve().parents
+    return Path(sondos_mcp.__file__).resolve().parent == REPO / "sondos_mcp"
 
 
 def pytest_report_header() -> str:
