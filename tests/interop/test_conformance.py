@@ -181,6 +181,12 @@ def test_conformance_suite_passes_every_scenario_that_applies(tmp_path: Path):
     assert set(results) == set(ran), "scenarios without results: the suite crashed in them"
     assert set(expected) <= set(ran), f"listed but no longer in the suite: {sorted(set(expected) - set(ran))}"
     failing = {s: [c for c in results.get(s, []) if c["status"] in ("FAILURE", "WARNING")] for s in applicable}
-    assert passing == applicable, {s: checks for s, checks in failing.items() if s not in passing}
-    assert not_as_recorded == [], {s: results.get(s) for s in not_as_recorded}
+    assert passing == applicable, (
+        "scenarios that apply to sondos-mcp did not pass",
+        {s: checks for s, checks in failing.items() if s not in passing},
+    )
+    assert not_as_recorded == [], (
+        f"listed in {EXPECTED.name} but did not end as recorded: update or remove the entry",
+        {s: [(c["id"], c["status"], c.get("errorMessage")) for c in results.get(s, [])] for s in not_as_recorded},
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
