@@ -161,7 +161,8 @@ def test_conformance_suite_passes_every_scenario_that_applies(tmp_path: Path):
     applicable = [s for s in ran if s not in expected]
     passing = [s for s in applicable if passed(results.get(s, []))]
     not_as_recorded = [s for s in ran if s in expected and not ends_as_recorded(results.get(s, []), expected[s])]
-    ok = bool(applicable) and passing == applicable and not not_as_recorded and proc.returncode == 0
+    complete = bool(ran) and set(results) == set(ran) and set(expected) <= set(ran)
+    ok = complete and passing == applicable and not not_as_recorded and proc.returncode == 0
     version = json.loads((SUITE / "package.json").read_text())["version"]
     record(
         [
