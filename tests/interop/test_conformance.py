@@ -8,22 +8,15 @@ tools-only stateless server are listed, with the reason, in conformance-expected
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import socket
 import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import server_command
-from tests.interop.test_interop import need, record
+from tests.interop.test_interop import installed_http_server, need, record
 
 HERE = Path(__file__).resolve().parent
 SUITE = HERE / "node_modules" / "@modelcontextprotocol" / "conformance"
@@ -61,43 +54,6 @@ def expected_failures() -> dict[str, dict[str, str]]:
         for group in groups
         for name, entry in group["scenarios"].items()
     }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def installed_http_server(log: Path) -> Iterator[str]:
-    """`sondos-mcp --sandbox --transport http` as users start it, on a free loopback port; yields the /mcp URL."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SONDOS_")}
-    with log.open("w") as sink:
-        proc = subprocess.Popen(
-            [*server_command(), "--sandbox", "--transport", "http", "--port", str(port)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert proc.poll() is None, f"sondos-mcp exited: {log.read_text()[-2000:]}"
-                assert time.monotonic() < deadline, f"sondos-mcp not ready: {log.read_text()[-2000:]}"
-                time.sleep(0.2)
-            yield f"{base}/mcp"
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
 
 
 def scenario_results(out: Path) -> dict[str, Checks]:

@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -62,6 +66,43 @@ def http_server() -> Iterator[str]:
             yield f"{server.base_url}/mcp"
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def installed_http_server(log: Path) -> Iterator[str]:
+    """`sondos-mcp --sandbox --transport http` as users start it, on a free loopback port; yields the /mcp URL."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SONDOS_")}
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            [*server_command(), "--sandbox", "--transport", "http", "--port", str(port)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert proc.poll() is None, f"sondos-mcp exited: {log.read_text()[-2000:]}"
+                assert time.monotonic() < deadline, f"sondos-mcp not ready: {log.read_text()[-2000:]}"
+                time.sleep(0.2)
+            yield f"{base}/mcp"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
 def inspector(*args: str, tool_error: bool = False) -> dict[str, Any]:
     need((NODE_MODULES / ".bin" / "mcp-inspector").exists(), "@modelcontextprotocol/inspector")
     proc = subprocess.run(
@@ -82,19 +123,19 @@ def inspector_version() -> str:
     return json.loads((NODE_MODULES / "@modelcontextprotocol" / "inspector" / "package.json").read_text())["version"]
 
 
+@pytest.fixture
+def installed_http(tmp_path: Path) -> Iterator[str]:
+    with installed_http_server(tmp_path / "server.log") as url:
+        yield url
+
+
 @pytest.mark.parametrize("transport", ["stdio", "http"])
 def test_mcp_inspector_cli_lists_calls_and_sees_refusals(transport: str, request: pytest.FixtureRequest):
-    """The official Inspector (CLI mode) lists the tools, applies a valid update and receives a refusal as isError."""
+    """The Inspector CLI lists, applies and sees a refusal, against the installed `sondos-mcp --sandbox`."""
     if transport == "stdio":
         target = [*server_command(), "--sandbox"]
     else:
-        target = [
-            request.getfixturevalue("http_server"),
-            "--transport",
-            "http",
-            "--header",
-            f"Authorization: Bearer {TOKEN}",
-        ]
+        target = [request.getfixturevalue("installed_http"), "--transport", "http"]
     listed = inspector(*target, "--method", "tools/list")
     valid = inspector(
         *target, "--method", "tools/call", "--tool-name", "update_assistant", "--tool-arg", "id=12", "speech_speed=0.9"
