@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     max_argument_depth: int = Field(8, ge=3, le=64, description="Nesting depth of a call's arguments")
     cache_entries: int = Field(1024, ge=16, description="Lookup cache entries kept at most")
     http_header_timeout: float = Field(10.0, gt=0, le=300, description="Seconds a client has to send a request")
-    http_max_connections: int = Field(1000, ge=1, description="Open HTTP connections per worker; more are closed")
+    http_max_connections: int = Field(2048, ge=1, description="Open HTTP connections per worker; more are closed")
 
     @field_validator("http_tokens", "http_allowed_hosts", "http_allowed_origins", mode="before")
     @classmethod
