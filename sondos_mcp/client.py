@@ -18,6 +18,7 @@ from sondos_mcp.config import Settings
 from sondos_mcp.errors import (
     READ_BACK_HINT,
     ConfigurationError,
+    UpstreamError,
     UpstreamTimeout,
     UpstreamTooLarge,
     UpstreamUnavailable,
@@ -37,6 +38,7 @@ KeySource = Callable[[], SecretStr | None]
 
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+GATEWAY_LOST = frozenset({502, 504})
 
 
 @dataclass
@@ -265,11 +267,17 @@ class SondosApi:
             return body
         if body is _NOT_JSON and response.status_code not in (401, 403, 404, 429):
             # A 422 or 5xx that is not JSON is a proxy or an outage page, not the API speaking.
-            raise UpstreamUnavailable(
+            error: UpstreamError = UpstreamUnavailable(
                 f"The Sondos API answered HTTP {response.status_code} with a body that is not JSON",
                 status=response.status_code,
             )
-        raise error_from_response(response.status_code, body, response.headers, resource=resource)
+        else:
+            error = error_from_response(response.status_code, body, response.headers, resource=resource)
+        if writes and response.status_code in GATEWAY_LOST:
+            # A gateway that lost or timed out on the API cannot say whether the API acted on the write.
+            error.outcome_unknown = True
+            error.hint = READ_BACK_HINT
+        raise error
 
     async def _read_capped(self, response: httpx.Response, writes: bool) -> bytes:
         """The body, refused as soon as it passes the cap: never buffered beyond it."""

@@ -3,7 +3,9 @@
 Stateless on purpose: no session lives in a process, so any worker or replica serves any
 call and a load balancer needs no affinity. Run it through the CLI
 (`sondos-mcp --transport http`) or any ASGI server:
-`uvicorn --factory sondos_mcp.http:create_app --workers 2` (configuration from SONDOS_* env).
+`uvicorn --factory sondos_mcp.http:create_app --workers 2 --http sondos_mcp.guard:GuardedH11Protocol`
+(configuration from SONDOS_* env; the `--http` class bounds slow and idle connections, see
+`sondos_mcp.guard`).
 """
 
 from __future__ import annotations

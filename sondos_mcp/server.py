@@ -24,7 +24,7 @@ from mcp_types import (
 from pydantic import SecretStr
 
 from sondos_mcp import __version__
-from sondos_mcp.bounds import argument_problem, cap_result, escape_result
+from sondos_mcp.bounds import argument_problem, cap_result, escape_result, escape_text
 from sondos_mcp.cache import TTLCache
 from sondos_mcp.client import CALL_RECORD, CallRecord, KeySource, SondosApi
 from sondos_mcp.config import Settings
@@ -130,7 +130,7 @@ def build_server(settings: Settings, request_key: RequestKey | None = None) -> S
                 return await tool.handler(replace(ctx.lifespan_context, request=ctx), arguments)
             raise deadline_exceeded(settings.deadline, record.write_sent and tool.writes)
         except SondosError as exc:
-            log.info("%s refused: %s (%s)", tool.name, exc.kind, exc.message)
+            log.info("%s refused: %s (%s)", tool.name, exc.kind, escape_text(exc.message))
             extra = {k: arguments[k] for k in tool.echo_fields if isinstance(arguments.get(k), int)}
             return error_result(
                 exc,

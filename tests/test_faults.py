@@ -132,6 +132,18 @@ async def test_success_status_with_a_body_that_is_not_json_is_unknown(client: Cl
     assert "get_assistant" in text_of(result)
 
 
+@pytest.mark.parametrize(("status", "raw"), [(502, "<html>Bad gateway</html>"), (504, None)])
+async def test_gateway_failure_on_a_write_is_unknown(
+    client: Client, sandbox: SandboxServer, status: int, raw: str | None
+):
+    """A 502 or 504 from a gateway in front of the API cannot say whether the write landed: "unknown"."""
+    sandbox.state.fail_next(status, {"message": "Gateway Timeout"}, raw=raw, method="PUT")
+    result = await client.call_tool("update_assistant", UPDATE)
+    assert result.structured_content["error"]["status"] == status
+    assert result.structured_content["applied"] == "unknown"
+    assert "get_assistant" in text_of(result)
+
+
 async def test_redirect_to_another_host_is_not_followed(sandbox: SandboxServer):
     """A 302 to another host is refused as it stands: the other host never sees the request or the key."""
     with SandboxServer() as elsewhere:

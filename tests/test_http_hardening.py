@@ -175,6 +175,24 @@ def test_slow_header_connections_are_closed_and_healthz_keeps_answering():
     assert closed == 1100
 
 
+def test_request_body_dripped_past_the_read_deadline_is_cut_off():
+    """A request whose headers arrive but whose body trickles in is closed at the read deadline too."""
+    with http_server(SONDOS_HTTP_HEADER_TIMEOUT=str(HEADER_TIMEOUT)) as base:
+        port = int(base.rsplit(":", 1)[1])
+        head = (
+            b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+        )
+        (drip,) = _open(port, 1, head)
+        try:
+            start = time.monotonic()
+            closed = _closed_by_peer([drip], within=HEADER_TIMEOUT + 3)
+            elapsed = time.monotonic() - start
+        finally:
+            _close_all([drip])
+    assert closed == 1
+    assert elapsed < HEADER_TIMEOUT + 1
+
+
 def test_connections_past_the_cap_are_closed_at_once():
     """With SONDOS_HTTP_MAX_CONNECTIONS=50, idle connections past 50 are closed immediately, and serving goes on."""
     with http_server(SONDOS_HTTP_MAX_CONNECTIONS="50", SONDOS_HTTP_HEADER_TIMEOUT="30") as base:
