@@ -90,7 +90,10 @@ class _Cutter:
                     break
                 kept.append(item)
                 used += item_size
-            self.notes.append(f"{path}: {len(value) - len(kept)} of {len(value)} items left out")
+            if not kept and value:
+                kept = [self.shrink(value[0], budget - 2, f"{path}[0]")]
+            if len(kept) < len(value):
+                self.notes.append(f"{path}: {len(value) - len(kept)} of {len(value)} items left out")
             return kept
         if isinstance(value, dict):
             sizes = sorted(((_size(v), k) for k, v in value.items()), key=lambda pair: pair[0])
