@@ -33,7 +33,7 @@ def argument_problem(arguments: Any, *, max_values: int, max_depth: int, max_cha
     while stack:
         value, depth = stack.pop()
         if depth > max_depth:
-            return _too_large(f"nested deeper than {max_depth} levels")
+            return _too_large(f"are nested deeper than {max_depth} levels")
         if isinstance(value, dict):
             values += len(value)
             chars += sum(len(k) for k in value)
@@ -46,9 +46,9 @@ def argument_problem(arguments: Any, *, max_values: int, max_depth: int, max_cha
         elif isinstance(value, str):
             chars += len(value)
         if values > max_values:
-            return _too_large(f"more than {max_values} values (fields and list items, nested)")
+            return _too_large(f"hold more than {max_values} values (fields and list items, nested)")
         if chars > max_chars:
-            return _too_large(f"more than {max_chars} characters of text")
+            return _too_large(f"hold more than {max_chars} characters of text")
     return None
 
 
@@ -56,7 +56,7 @@ def _too_large(what: str) -> Problem:
     return Problem(
         field="(arguments)",
         code="too_large",
-        message=f"the arguments hold {what}; nothing was checked or sent. Send only the fields to change.",
+        message=f"the arguments {what}; nothing was checked or sent. Send only the fields to change.",
     )
 
 

@@ -79,6 +79,36 @@ def test_unauthenticated_request_is_refused_before_its_body_is_read(sandbox: San
     assert time.monotonic() - start < 1
 
 
+@pytest.mark.parametrize("depth", [50, 5_000, 100_000])
+def test_deeply_nested_arguments_are_refused_quickly_over_http(sandbox: SandboxServer, depth: int):
+    """Arguments nested 50 to 100,000 levels deep get a short refusal at once, and nothing is sent."""
+    settings = Settings(base_url=sandbox.base_url, api_key=SecretStr(DEMO_KEY), retries=0)
+    nested = "[" * depth + "]" * depth
+    call = (
+        '{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "update_assistant", '
+        f'"arguments": {{"id": 12, "speech_speed": 0.9, "x": {nested}}}}}}}'
+    )
+    with ThreadedServer(create_app(settings), lifespan="on") as server:
+        start = time.monotonic()
+        response = httpx.post(
+            f"{server.base_url}/mcp",
+            headers=ACCEPT | {"MCP-Protocol-Version": "2025-11-25"},
+            content=call,
+            timeout=10,
+        )
+        elapsed = time.monotonic() - start
+        healthy = httpx.get(f"{server.base_url}/healthz", timeout=5).status_code
+    assert elapsed < 1
+    assert len(response.content) < 2048
+    answer = response.json()
+    if "result" in answer:
+        assert answer["result"]["structuredContent"]["problems"][0]["code"] == "too_large"
+    else:
+        assert answer["error"]["code"] == -32700  # the SDK's parser refuses it before any tool runs
+    assert healthy == 200
+    assert sandbox.state.received == []
+
+
 def _raise_own_open_files_limit(wanted: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < wanted:
