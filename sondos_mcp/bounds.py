@@ -136,7 +136,9 @@ def cap_result(result: CallToolResult, max_bytes: int) -> CallToolResult:
     )
     notes = [note, *cutter.notes[:10]]
     if structured is not None:
-        structured["warnings"] = [*(structured.get("warnings") or [])[:10], *notes]
+        earlier = structured.get("warnings")
+        earlier = [w for w in earlier[:10] if isinstance(w, str)] if isinstance(earlier, list) else []
+        structured["warnings"] = [*earlier, *notes]
     lines += notes
     text = "\n".join(lines)
     if structured is not None and _size(structured) + len(text.encode()) > max_bytes:

@@ -279,6 +279,35 @@ async def test_id_beyond_a_64_bit_key_is_refused_and_not_sent(client: Client, sa
     assert sandbox.state.received == []
 
 
+# Long strings are built from a drawn length (and a drawn character, some of which JSON escapes as
+# six bytes), so that most examples are well over the cap rather than hovering under it.
+long_text = st.builds(lambda ch, n: ch * n, st.sampled_from(["x", "é", "\u202e", "\x01", "中"]), st.integers(0, 40_000))
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20) | long_text,
+    lambda inner: st.lists(inner, max_size=300) | st.dictionaries(st.text(max_size=20) | long_text, inner, max_size=30),
+    max_leaves=200,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(
+    extra=st.dictionaries(st.sampled_from(["items", "assistant", "data", "warnings", "problems"]), json_values),
+    text=st.text(max_size=50) | long_text,
+    cap=st.integers(8192, 40_000),
+)
+def test_no_result_exceeds_the_cap_whatever_its_shape(extra: dict[str, Any], text: str, cap: int):
+    """Any structured content and text, however nested or long, is cut to at most the cap, outcome kept."""
+    from mcp_types import CallToolResult, TextContent
+
+    from sondos_mcp.bounds import cap_result
+
+    structured = {"ok": True, "message": "m", "applied": "unknown", "id": 12} | extra
+    result = cap_result(CallToolResult(content=[TextContent(text=text)], structured_content=structured), cap)
+    assert result_bytes(result) <= cap
+    for key in ("ok", "message", "applied", "id"):
+        assert result.structured_content[key] == structured[key]
+
+
 # --- small ones -------------------------------------------------------------------------------
 
 
