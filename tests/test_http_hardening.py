@@ -124,18 +124,15 @@ def http_server(open_files: int = 1024, **env: str) -> Iterator[str]:
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("SONDOS_")}
     child_env |= {"SONDOS_API_KEY": DEMO_KEY, "SONDOS_BASE_URL": "http://127.0.0.1:9", **env}
 
-    def limit_files() -> None:
-        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, hard))
-
     with tempfile.TemporaryFile() as log:
+        # The shell sets the soft limit (no preexec_fn: this process runs threads) and execs the server.
+        command = [*server_command(), "--transport", "http", "--port", str(port)]
         proc = subprocess.Popen(
-            [*server_command(), "--transport", "http", "--port", str(port)],
+            ["sh", "-c", f'ulimit -Sn {open_files} && exec "$@"', "sh", *command],
             env=child_env,
             stdout=log,
             stderr=log,
             stdin=subprocess.DEVNULL,
-            preexec_fn=limit_files,
         )
         base = f"http://127.0.0.1:{port}"
         try:
