@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     max_response_bytes: int = Field(8 * 1024 * 1024, ge=4096, description="Largest upstream body read, in bytes")
     max_result_bytes: int = Field(256 * 1024, ge=8192, description="Largest tool result (JSON + text), in bytes")
     max_problems: int = Field(25, ge=1, le=1000, description="Problems listed one by one; the rest are summarised")
-    max_argument_values: int = Field(2000, ge=50, description="Values (keys and items, nested) a call's arguments hold")
+    max_argument_values: int = Field(1000, ge=50, description="Values (keys and items, nested) a call's arguments hold")
     max_argument_depth: int = Field(8, ge=3, le=64, description="Nesting depth of a call's arguments")
     cache_entries: int = Field(1024, ge=16, description="Lookup cache entries kept at most")
     http_header_timeout: float = Field(10.0, gt=0, le=300, description="Seconds a client has to send a request")
