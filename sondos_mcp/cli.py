@@ -122,8 +122,12 @@ def serve_http(settings: Settings) -> int:
         f"(auth: {settings.auth_mode}, workers: {settings.workers})",
         file=sys.stderr,
     )
+    from sondos_mcp.guard import raise_open_files_limit, uvicorn_options
+
+    raise_open_files_limit(settings.http_max_connections + 256)
+    options = uvicorn_options(settings)
     if settings.workers == 1:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **options)
         return 0
     # Worker processes rebuild the app from the environment: hand them what flags decided.
     for name, value in settings.model_dump(include=set(FLAGS) - {"api_key"}).items():
@@ -136,7 +140,6 @@ def serve_http(settings: Settings) -> int:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        log_config=None,
-        access_log=False,
+        **options,
     )
     return 0

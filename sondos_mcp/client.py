@@ -6,6 +6,8 @@ import hashlib
 import json as jsonlib
 import logging
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -13,7 +15,15 @@ from pydantic import SecretStr
 
 from sondos_mcp import __version__
 from sondos_mcp.config import Settings
-from sondos_mcp.errors import ConfigurationError, UpstreamTimeout, UpstreamUnavailable, error_from_response
+from sondos_mcp.errors import (
+    READ_BACK_HINT,
+    ConfigurationError,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamTooLarge,
+    UpstreamUnavailable,
+    error_from_response,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -25,6 +35,53 @@ log = logging.getLogger(__name__)
 
 KeySource = Callable[[], SecretStr | None]
 """Where the key for the current call comes from: the configured key, or (over HTTP) the caller's."""
+
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+GATEWAY_LOST = frozenset({502, 504})
+
+
+@dataclass
+class CallRecord:
+    """What one tool call has done upstream: whether a write may have reached the API.
+
+    The server starts one per call; when the call's deadline cuts it short, this is how it
+    knows to say "unknown" rather than "not applied".
+    """
+
+    write_sent: bool = False
+
+
+CALL_RECORD: ContextVar[CallRecord | None] = ContextVar("sondos_call_record", default=None)
+
+
+def secret_forms(key: str) -> list[str]:
+    """The strings an echo of `key` may contain: the key, and the token after a Sanctum `id|` prefix."""
+    forms = {key}
+    if "|" in key and len(key.split("|", 1)[1]) >= 8:
+        forms.add(key.split("|", 1)[1])
+    return sorted(forms, key=len, reverse=True)
+
+
+def scrub(value: Any, secrets: list[str]) -> Any:
+    """`value` (decoded JSON) with every secret replaced in every string, keys included.
+
+    Scrubbing runs after decoding, so an echo hidden behind JSON escapes (`\\/`, `\\u007c`) is caught.
+    """
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret in value:
+                value = value.replace(secret, "[redacted]")
+        return value
+    if isinstance(value, dict):
+        return {scrub(k, secrets): scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub(v, secrets) for v in value]
+    return value
+
+
+class _BodyTooLarge(Exception):
+    pass
 
 
 class _NotSent(UpstreamUnavailable):
@@ -49,7 +106,12 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=timeout,
         limits=limits,
-        headers={"Accept": "application/json", "User-Agent": f"sondos-mcp/{__version__}"},
+        # identity: a compressed body would be inflated by httpx in one piece, past the size cap.
+        headers={
+            "Accept": "application/json",
+            "Accept-Encoding": "identity",
+            "User-Agent": f"sondos-mcp/{__version__}",
+        },
         follow_redirects=False,
         trust_env=False,
     )
@@ -148,10 +210,22 @@ class SondosApi:
     ) -> Any:
         import httpx
 
-        url = self.base_url + path
+        writes = method in WRITE_METHODS
+        record = CALL_RECORD.get()
+        sent_before = record.write_sent if record is not None else False
+        if writes and record is not None:
+            record.write_sent = True  # from here on the API may have it, until a connect error says otherwise
+        request = self.http.build_request(method, self.base_url + path, params=params, json=json, headers=headers)
+        unknown_hint = READ_BACK_HINT if writes else None
         try:
-            response = await self.http.request(method, url, params=params, json=json, headers=headers)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            response = await self.http.send(request, stream=True)
+            try:
+                content = await self._read_capped(response, writes)
+            finally:
+                await response.aclose()
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            if record is not None:
+                record.write_sent = sent_before
             raise _NotSent(
                 f"Could not connect to the Sondos API at {self._host}",
                 hint=f"Check SONDOS_BASE_URL (now {self.base_url}) and this machine's network or proxy.",
@@ -159,31 +233,79 @@ class SondosApi:
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(
                 f"The Sondos API did not answer in time ({type(exc).__name__})",
-                hint="The change may or may not have been applied; read the assistant before retrying.",
+                hint=unknown_hint or "Nothing was changed; the same call may succeed later.",
+                outcome_unknown=writes,
             ) from exc
+        except _BodyTooLarge:
+            raise UpstreamTooLarge(
+                f"The Sondos API's answer exceeded {self._settings.max_response_bytes} bytes and was not read",
+                status=response.status_code,
+                hint=unknown_hint
+                or "Narrow the request (a smaller per_page, a filter) or raise SONDOS_MAX_RESPONSE_BYTES.",
+                outcome_unknown=writes,
+            ) from None
         except httpx.HTTPError as exc:
-            raise UpstreamUnavailable(f"The connection to the Sondos API failed ({type(exc).__name__})") from exc
+            # Reset after sending, a body cut short, a protocol error: the request may have been acted on.
+            raise UpstreamUnavailable(
+                f"The connection to the Sondos API failed ({type(exc).__name__})",
+                hint=unknown_hint,
+                outcome_unknown=writes,
+            ) from exc
         log.info("%s %s -> %s", method, path, response.status_code)
-        # An upstream that echoes the key back (in a message, a debug page) must not leak it onward.
-        text = response.text.replace(headers["Authorization"][7:], "[redacted]") if response.content else ""
         try:
-            body = jsonlib.loads(text) if text else None
-        except ValueError:
+            body = jsonlib.loads(content) if content.strip() else None
+        except (ValueError, RecursionError):
             body = _NOT_JSON
+        if body is not _NOT_JSON:
+            # An upstream that echoes the key back (in a message, a debug page) must not leak it onward,
+            # in whatever escaping it chose on the wire: so the decoded strings are scrubbed.
+            body = scrub(body, secret_forms(headers["Authorization"][7:]))
         if response.is_success:
             if body is _NOT_JSON:
                 raise UpstreamUnavailable(
                     f"The Sondos API answered HTTP {response.status_code} with a body that is not JSON",
                     status=response.status_code,
+                    hint=unknown_hint,
+                    outcome_unknown=writes,
                 )
             return body
         if body is _NOT_JSON and response.status_code not in (401, 403, 404, 429):
             # A 422 or 5xx that is not JSON is a proxy or an outage page, not the API speaking.
-            raise UpstreamUnavailable(
+            error: UpstreamError = UpstreamUnavailable(
                 f"The Sondos API answered HTTP {response.status_code} with a body that is not JSON",
                 status=response.status_code,
             )
-        raise error_from_response(response.status_code, body, response.headers, resource=resource)
+        else:
+            error = error_from_response(response.status_code, body, response.headers, resource=resource)
+        if writes and response.status_code in GATEWAY_LOST:
+            # A gateway that lost or timed out on the API cannot say whether the API acted on the write.
+            error.outcome_unknown = True
+            error.hint = READ_BACK_HINT
+        raise error
+
+    async def _read_capped(self, response: httpx.Response, writes: bool) -> bytes:
+        """The body, refused as soon as it passes the cap: never buffered beyond it."""
+        limit = self._settings.max_response_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _BodyTooLarge
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            # Asked for identity: a compressed body would be inflated in one piece, past any cap.
+            raise UpstreamUnavailable(
+                f"The Sondos API answered with a {encoding[:20]!r}-encoded body it was not asked for",
+                status=response.status_code,
+                hint=READ_BACK_HINT if writes else None,
+                outcome_unknown=writes,
+            )
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_raw():
+            size += len(chunk)
+            if size > limit:
+                raise _BodyTooLarge
+            chunks.append(chunk)
+        return b"".join(chunks)
 
 
 _NOT_JSON = object()

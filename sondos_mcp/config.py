@@ -50,6 +50,20 @@ class Settings(BaseSettings):
     http_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     http_max_body: int = Field(256 * 1024, ge=1024, description="Largest request body accepted, in bytes")
 
+    # Bounds under a hostile upstream or client (docs/reliability.md explains each one).
+    call_deadline: float | None = Field(
+        None, gt=0, le=600, description="Seconds one tool call may take in all (retries, paging, lookups); timeout + 5"
+    )
+    max_pages: int = Field(20, ge=1, le=1000, description="Pages of assistants one call walks at most")
+    max_response_bytes: int = Field(8 * 1024 * 1024, ge=4096, description="Largest upstream body read, in bytes")
+    max_result_bytes: int = Field(256 * 1024, ge=8192, description="Largest tool result (JSON + text), in bytes")
+    max_problems: int = Field(25, ge=1, le=1000, description="Problems listed one by one; the rest are summarised")
+    max_argument_values: int = Field(1000, ge=50, description="Values (keys and items, nested) a call's arguments hold")
+    max_argument_depth: int = Field(8, ge=3, le=64, description="Nesting depth of a call's arguments")
+    cache_entries: int = Field(1024, ge=16, description="Lookup cache entries kept at most")
+    http_header_timeout: float = Field(10.0, gt=0, le=300, description="Seconds a client has to send a request")
+    http_max_connections: int = Field(2048, ge=1, description="Open HTTP connections per worker; more are closed")
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _level_any_case(cls, value: object) -> object:
@@ -93,6 +107,11 @@ class Settings(BaseSettings):
         if self.http_auth != "auto":
             return self.http_auth
         return "shared" if (self.http_tokens or self.http_tokens_file) else "none"
+
+    @property
+    def deadline(self) -> float:
+        """The whole-call deadline: a little above one request's timeout unless set."""
+        return self.call_deadline if self.call_deadline is not None else self.timeout + 5.0
 
     @property
     def api_base(self) -> str:

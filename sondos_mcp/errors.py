@@ -7,6 +7,7 @@ SDK's generic handling, never dressed up as the user's mistake.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -56,10 +57,14 @@ class UpstreamError(SondosError):
         status: int | None = None,
         hint: str | None = None,
         retry_after: float | None = None,
+        outcome_unknown: bool = False,
     ) -> None:
         super().__init__(message, hint=hint)
         self.status = status
         self.retry_after = retry_after
+        # True when a write may have reached the API before this failure: whether it was applied
+        # is then unknown, and the agent must read the assistant back rather than assume either way.
+        self.outcome_unknown = outcome_unknown
 
 
 class UpstreamNotFound(UpstreamError):
@@ -92,14 +97,19 @@ class UpstreamUnavailable(UpstreamError):
     retryable = True
 
 
+MAX_RETRY_AFTER = 86400.0
+"""A Retry-After beyond a day (or inf, NaN) is not advice an agent can follow; it is dropped."""
+
+
 def _retry_after(headers: Mapping[str, str]) -> float | None:
     value = headers.get("retry-after")
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         return None  # an HTTP date: rare for Laravel, and the agent is told to wait anyway
+    return max(0.0, seconds) if math.isfinite(seconds) and seconds <= MAX_RETRY_AFTER else None
 
 
 def _message(body: Any, default: str) -> str:
@@ -150,6 +160,29 @@ def error_from_response(
 
 
 class UpstreamTimeout(UpstreamUnavailable):
-    """No answer in time: unlike other failures, the change may have been applied."""
+    """One upstream request got no answer in time; for a write, the change may have been applied."""
 
     kind = "upstream_timeout"
+
+
+class UpstreamTooLarge(UpstreamError):
+    """The answer was larger than the configured cap; it was refused without being read to the end."""
+
+    kind = "upstream_too_large"
+
+
+class DeadlineExceeded(UpstreamTimeout):
+    """The whole tool call ran past its deadline (retries, paging and lookups included)."""
+
+    kind = "timeout"
+
+
+class PagingLimit(UpstreamError):
+    """Walking the assistants list would take more pages than one call may fetch."""
+
+    kind = "too_many_pages"
+
+
+READ_BACK_HINT = (
+    "The change may or may not have been applied: read the assistant back with get_assistant before retrying."
+)

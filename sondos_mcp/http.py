@@ -3,7 +3,9 @@
 Stateless on purpose: no session lives in a process, so any worker or replica serves any
 call and a load balancer needs no affinity. Run it through the CLI
 (`sondos-mcp --transport http`) or any ASGI server:
-`uvicorn --factory sondos_mcp.http:create_app --workers 2` (configuration from SONDOS_* env).
+`uvicorn --factory sondos_mcp.http:create_app --workers 2 --http sondos_mcp.guard:GuardedH11Protocol`
+(configuration from SONDOS_* env; the `--http` class bounds slow and idle connections, see
+`sondos_mcp.guard`).
 """
 
 from __future__ import annotations
@@ -70,6 +72,19 @@ def check_safety(settings: Settings) -> None:
         raise UnsafeConfiguration("shared-key mode needs SONDOS_API_KEY, the key the server acts with")
 
 
+MAX_KEY_LENGTH = 512
+"""Longer than any key the Sondos API issues (`<id>|<40 characters>`), short enough to cost nothing."""
+
+
+def valid_key(value: str) -> bool:
+    """A per-user key header: printable ASCII without spaces, of a sane length.
+
+    Anything else could not be a key, and forwarding it would fail deep in the HTTP client
+    (non-ASCII cannot go into a header) instead of here, with a clear 401.
+    """
+    return 0 < len(value) <= MAX_KEY_LENGTH and all("!" <= ch <= "~" for ch in value)
+
+
 def _unauthorized(message: str) -> Response:
     return JSONResponse(
         {"error": "unauthorized", "message": message},
@@ -94,18 +109,38 @@ class AuthMiddleware:
         return any(matches)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/mcp") or self.mode == "none":
+        # Checked on the headers alone: a refused request is answered before its body is read.
+        if scope["type"] != "http" or not scope["path"].startswith("/mcp"):
+            return await self.app(scope, receive, send)
+        if scope["method"] == "GET":
+            # Stateless mode has no stream to resume or listen on: the spec's answer is 405.
+            return await _method_not_allowed(scope, receive, send)
+        if self.mode == "none":
             return await self.app(scope, receive, send)
         request = Request(scope)
         if self.mode == "shared":
             auth = request.headers.get("authorization", "")
             if not auth.lower().startswith("bearer ") or not self._token_ok(auth[7:].strip()):
                 return await _unauthorized("a valid 'Authorization: Bearer <token>' is required")(scope, receive, send)
-        elif not request.headers.get(self.key_header, "").strip():
-            return await _unauthorized(f"send your Sondos API key in the {self.key_header} header")(
-                scope, receive, send
-            )
+        else:
+            key = request.headers.get(self.key_header, "").strip()
+            if not key:
+                return await _unauthorized(f"send your Sondos API key in the {self.key_header} header")(
+                    scope, receive, send
+                )
+            if not valid_key(key):
+                return await _unauthorized(
+                    f"the {self.key_header} header is not a Sondos API key "
+                    f"(printable ASCII without spaces, at most {MAX_KEY_LENGTH} characters)"
+                )(scope, receive, send)
         return await self.app(scope, receive, send)
+
+
+_method_not_allowed = JSONResponse(
+    {"error": "method_not_allowed", "message": "this server is stateless: send requests with POST /mcp"},
+    status_code=405,
+    headers={"Allow": "POST"},
+)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -118,6 +153,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         settings = Settings()
         configure_logging(settings)
     check_safety(settings)
+    from sondos_mcp import guard
+
+    guard.configure(settings)  # the connection bounds, in this worker process
     mode = settings.auth_mode
     header = settings.http_key_header
 

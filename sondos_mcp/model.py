@@ -43,6 +43,10 @@ def _integral_float(value: Any) -> Any:
 
 Integer = Annotated[int, BeforeValidator(_integral_float)]
 
+# Assistant ids are Laravel `id()` keys (BIGINT) read by PHP, whose integers are signed 64-bit:
+# nothing above PHP_INT_MAX can name a row, and a larger number would reach the API as a float.
+MAX_ID = 2**63 - 1
+
 
 def _field(description: str | None, **constraints: Any) -> Any:
     """An optional, non-nullable field: omitted means untouched, null is refused.
@@ -127,7 +131,7 @@ class UpdateAssistantArgs(AssistantUpdate):
     # `not`/`if` keywords it would take are refused by several LLM clients' schema dialects.
     model_config = ConfigDict(json_schema_extra={"minProperties": 2})
 
-    id: Integer = Field(description="Assistant id", ge=1)
+    id: Integer = Field(description="Assistant id", ge=1, le=MAX_ID)
     dry_run: bool = Field(False, description="Only preview the diff")
 
     @model_validator(mode="after")

@@ -8,38 +8,16 @@ from __future__ import annotations
 
 import difflib
 import re
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sondos_mcp.cache import TTLCache
 from sondos_mcp.client import SondosApi
-from sondos_mcp.errors import SondosError
+from sondos_mcp.errors import PagingLimit, SondosError
 from sondos_mcp.feedback import FeedbackBuilder, Fix, Problem
 
 ASSISTANT_PAGE = 100  # the largest page the list endpoint serves
-
-
-class TTLCache:
-    """A small time-to-live cache for lookup results."""
-
-    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl = ttl
-        self._clock = clock
-        self._items: dict[tuple[Any, ...], tuple[float, Any]] = {}
-
-    async def get(self, key: tuple[Any, ...], load: Callable[[], Awaitable[Any]], ttl: float | None = None) -> Any:
-        hit = self._items.get(key)
-        now = self._clock()
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        value = await load()
-        self._items[key] = (now + (self.ttl if ttl is None else ttl), value)
-        return value
-
-    def drop(self, prefix: tuple[Any, ...]) -> None:
-        for key in [k for k in self._items if k[: len(prefix)] == prefix]:
-            del self._items[key]
 
 
 def rows_of(answer: Any) -> list[dict[str, Any]]:
@@ -56,6 +34,8 @@ class Lookups:
     cache: TTLCache
     # Assistants change under us (our own updates, the dashboard); they are cached only briefly.
     assistant_ttl: float = 10.0
+    # An upstream may claim any `last_page`; one call walks at most this many (SONDOS_MAX_PAGES).
+    max_pages: int = 20
 
     def _key(self, kind: str, *params: Any) -> tuple[Any, ...]:
         return (self.api.key_fingerprint(), kind, *params)
@@ -94,9 +74,18 @@ class Lookups:
             if not isinstance(last, int) or page >= last or not rows_of(answer):
                 return None
             page += 1
+            if page > self.max_pages:
+                raise paging_limit(self.max_pages, last)
 
     def forget_assistants(self) -> None:
         self.cache.drop(self._key("assistants"))
+
+
+def paging_limit(max_pages: int, last_page: int) -> PagingLimit:
+    return PagingLimit(
+        f"Stopped after {max_pages} pages of assistants; the API reports {last_page}",
+        hint="Use list_assistants with page= to look further, or raise SONDOS_MAX_PAGES.",
+    )
 
 
 def _norm(text: str) -> str:

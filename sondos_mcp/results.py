@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from sondos_mcp.errors import InvalidArguments, SondosError, UpstreamError, UpstreamTimeout, UpstreamValidationError
+from sondos_mcp.errors import InvalidArguments, SondosError, UpstreamError, UpstreamValidationError
 from sondos_mcp.feedback import FeedbackBuilder, Problem, render_problems
 
 # Output fields default to None and are left out of the result when unset (never sent as null);
@@ -52,6 +53,7 @@ def error_result(
     input_schema: Mapping[str, Any],
     extra: Mapping[str, Any],
     writes: bool = True,
+    max_problems: int = 25,
 ) -> CallToolResult:
     """The tool result for any expected failure: `isError`, structured problems, a few plain lines."""
     problems: list[Problem] = []
@@ -71,24 +73,50 @@ def error_result(
         retry_after=exc.retry_after if isinstance(exc, UpstreamError) else None,
         hint=exc.hint,
     )
-    # After a timeout the API may have applied the change before we gave up: unknown, so absent.
-    # A read tool changes nothing, so it does not speak of applying at all.
-    applied = None if isinstance(exc, UpstreamTimeout) or not writes else False
-    structured = {
+    applied = applied_state(exc, writes)
+    structured: dict[str, Any] = {
         "ok": False,
         "message": exc.message,
         **extra,
         **({"applied": applied} if applied is not None else {}),
         "error": info.model_dump(mode="json", exclude_none=True),
     }
-    if problems:
-        structured["problems"] = [p.model_dump(mode="json", exclude_none=True) for p in problems]
+    summary = summarise(problems[max_problems:])
+    shown = problems[:max_problems]
+    if shown:
+        structured["problems"] = [p.model_dump(mode="json", exclude_none=True) for p in shown]
+    if summary:
+        structured["warnings"] = [summary]
     if suggested is not None:
         structured["suggested_arguments"] = suggested
-    lines = [(f"Not applied: {exc.message}" if applied is False else exc.message).rstrip(".") + "."]
-    lines += render_problems(problems)
+    prefix = {False: "Not applied: ", "unknown": "Outcome unknown: "}.get(applied, "") if applied is not None else ""
+    lines = [f"{prefix}{exc.message}".rstrip(".") + "."]
+    lines += render_problems(shown)
+    if summary:
+        lines.append(summary)
     if suggested is not None:
         lines.append("All problems have fixes; suggested_arguments: " + json.dumps(suggested, ensure_ascii=False))
     if exc.hint:
         lines.append(exc.hint)
     return CallToolResult(content=[TextContent(text="\n".join(lines))], structured_content=structured, is_error=True)
+
+
+def applied_state(exc: SondosError, writes: bool) -> bool | Literal["unknown"] | None:
+    """What a failed call says about its change: not applied, unknown, or nothing (a read changes nothing).
+
+    Unknown whenever the write may have reached the API before the failure (a timeout, a reset
+    after sending, a 200 that could not be read): saying "not applied" there would invite a blind retry.
+    """
+    if not writes:
+        return None
+    return "unknown" if isinstance(exc, UpstreamError) and exc.outcome_unknown else False
+
+
+def summarise(rest: list[Problem]) -> str | None:
+    """One line for the problems beyond the listed ones: how many, of which kinds."""
+    if not rest:
+        return None
+    codes = Counter(p.code for p in rest).most_common(5)
+    kinds = ", ".join(f"{code} ×{count}" for code, count in codes)
+    fields = ", ".join(dict.fromkeys(p.field for p in rest[:5]))
+    return f"{len(rest)} more problem(s) not listed ({kinds}; e.g. {fields}). Fix the listed ones, then call again."

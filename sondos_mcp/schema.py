@@ -61,6 +61,12 @@ def _simplify(node: Any, defs: dict[str, Any]) -> Any:
 
 
 def _outline(node: dict[str, Any]) -> dict[str, Any]:
+    if "type" not in node and isinstance(node.get("anyOf"), list):
+        # A union (e.g. `applied`: true | false | "unknown") is outlined as the types it may take.
+        types = [
+            t for v in node["anyOf"] for t in ([v["type"]] if isinstance(v.get("type"), str) else v.get("type", []))
+        ]
+        node = {**node, "type": list(dict.fromkeys(types))}
     out = {k: node[k] for k in ("type",) if k in node}
     if isinstance(out.get("type"), list):
         # Results leave unset fields out rather than sending null (`exclude_none`).

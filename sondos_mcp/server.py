@@ -9,6 +9,7 @@ from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
 
+import anyio
 from mcp.server import Server
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
@@ -23,10 +24,12 @@ from mcp_types import (
 from pydantic import SecretStr
 
 from sondos_mcp import __version__
-from sondos_mcp.client import KeySource, SondosApi
+from sondos_mcp.bounds import argument_problem, cap_result, escape_result, escape_text
+from sondos_mcp.cache import TTLCache
+from sondos_mcp.client import CALL_RECORD, CallRecord, KeySource, SondosApi
 from sondos_mcp.config import Settings
-from sondos_mcp.errors import SondosError
-from sondos_mcp.references import Lookups, TTLCache
+from sondos_mcp.errors import READ_BACK_HINT, DeadlineExceeded, InvalidArguments, SondosError
+from sondos_mcp.references import Lookups
 from sondos_mcp.results import error_result
 from sondos_mcp.tools import TOOLS, TOOLS_BY_NAME, ToolContext, ToolSpec
 
@@ -65,6 +68,16 @@ RequestKey = Callable[[Any], SecretStr | None]
 """Reads the caller's own API key from the transport's request (None: the caller sent none)."""
 
 
+def deadline_exceeded(seconds: float, write_sent: bool) -> DeadlineExceeded:
+    return DeadlineExceeded(
+        f"The call did not finish within its {seconds:g} s deadline",
+        hint=READ_BACK_HINT
+        if write_sent
+        else "Nothing was changed. The Sondos API is slow or not answering; try again later.",
+        outcome_unknown=write_sent,
+    )
+
+
 def build_server(settings: Settings, request_key: RequestKey | None = None) -> Server[ToolContext]:
     """The MCP server. With `request_key`, every call uses the key its caller sent, and only that."""
     listing = tool_listing()
@@ -74,7 +87,8 @@ def build_server(settings: Settings, request_key: RequestKey | None = None) -> S
     async def lifespan(_: Server[ToolContext]) -> AsyncIterator[ToolContext]:
         api = SondosApi(settings, key_source=key_source)
         try:
-            yield ToolContext(api=api, lookups=Lookups(api, TTLCache(ttl=60.0)))
+            cache = TTLCache(ttl=60.0, max_entries=settings.cache_entries)
+            yield ToolContext(api=api, lookups=Lookups(api, cache, max_pages=settings.max_pages))
         finally:
             await api.aclose()
 
@@ -89,17 +103,43 @@ def build_server(settings: Settings, request_key: RequestKey | None = None) -> S
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {params.name}")
         arguments = params.arguments or {}
         token = _call_key.set(request_key(ctx.request)) if request_key is not None else None
+        record = CallRecord()
+        record_token = CALL_RECORD.set(record)
         try:
-            return await tool.handler(replace(ctx.lifespan_context, request=ctx), arguments)
-        except SondosError as exc:
-            log.info("%s refused: %s (%s)", tool.name, exc.kind, exc.message)
-            extra = {k: arguments[k] for k in tool.echo_fields if isinstance(arguments.get(k), int)}
-            return error_result(
-                exc, arguments=arguments, input_schema=tool.input_schema, extra=extra, writes=tool.writes
-            )
+            result = await run(tool, ctx, arguments, record)
         finally:
+            CALL_RECORD.reset(record_token)
             if token is not None:
                 _call_key.reset(token)
+        return cap_result(escape_result(result), settings.max_result_bytes)
+
+    async def run(
+        tool: ToolSpec, ctx: ServerRequestContext[ToolContext], arguments: dict[str, Any], record: CallRecord
+    ) -> CallToolResult:
+        try:
+            too_large = argument_problem(
+                arguments,
+                max_values=settings.max_argument_values,
+                max_depth=settings.max_argument_depth,
+                max_chars=settings.http_max_body,
+            )
+            if too_large is not None:
+                raise InvalidArguments([too_large])
+            # One deadline for the whole call: retries, paging and lookups all count against it.
+            with anyio.move_on_after(settings.deadline):
+                return await tool.handler(replace(ctx.lifespan_context, request=ctx), arguments)
+            raise deadline_exceeded(settings.deadline, record.write_sent and tool.writes)
+        except SondosError as exc:
+            log.info("%s refused: %s (%s)", tool.name, exc.kind, escape_text(exc.message))
+            extra = {k: arguments[k] for k in tool.echo_fields if isinstance(arguments.get(k), int)}
+            return error_result(
+                exc,
+                arguments=arguments,
+                input_schema=tool.input_schema,
+                extra=extra,
+                writes=tool.writes,
+                max_problems=settings.max_problems,
+            )
 
     return Server(
         "sondos-mcp",

@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from sondos_mcp.client import SondosApi
 from sondos_mcp.errors import InvalidArguments, SondosError, UpstreamNotFound
 from sondos_mcp.feedback import FeedbackBuilder, Problem, suggested_arguments
-from sondos_mcp.model import Integer, UpdateAssistantArgs
+from sondos_mcp.model import MAX_ID, Integer, UpdateAssistantArgs
 from sondos_mcp.preview import DIRECTION, Change, diff, stored_to_update
-from sondos_mcp.references import ASSISTANT_PAGE, Lookups, check_references, rows_of
+from sondos_mcp.references import ASSISTANT_PAGE, Lookups, check_references, paging_limit, rows_of
 from sondos_mcp.results import Outcome, success
 from sondos_mcp.schema import model_schema
 from sondos_mcp.validation import check_update, offered_fix
@@ -69,7 +69,7 @@ def _not_found(assistant_id: int) -> UpstreamNotFound:
 
 
 class UpdateOutcome(Outcome):
-    applied: bool | None = None
+    applied: bool | Literal["unknown"] | None = None
     id: int | None = None
     changed_fields: list[str] | None = None
     data: dict[str, JsonValue] | None = None
@@ -207,10 +207,13 @@ async def list_assistants(ctx: ToolContext, arguments: Mapping[str, Any]) -> Cal
         matches: list[AssistantRow] = []
         page, last = 1, 1
         while page <= last:
+            if page > ctx.lookups.max_pages:
+                raise paging_limit(ctx.lookups.max_pages, last)
             answer = await ctx.lookups.assistant_page(page, ASSISTANT_PAGE)
             rows = [_row(r) for r in rows_of(answer) if isinstance(r.get("id"), int)]
             matches += [r for r in rows if all(w in (r.name or "").casefold() for w in words)]
             last = answer.get("last_page", page) if isinstance(answer, dict) else page
+            last = last if isinstance(last, int) else page
             page += 1
         text = [f"{len(matches)} assistant(s) named like {args.query!r} (id name · status · direction · mode):"]
         outcome = ListAssistantsOutcome(ok=True, message=text[0], assistants=matches, total=len(matches))
@@ -231,7 +234,7 @@ async def list_assistants(ctx: ToolContext, arguments: Mapping[str, Any]) -> Cal
 
 
 class IdArgs(_Args):
-    id: Integer = Field(description="Assistant id", ge=1)
+    id: Integer = Field(description="Assistant id", ge=1, le=MAX_ID)
 
 
 class AssistantView(BaseModel):

@@ -102,15 +102,15 @@ async def test_success_with_a_body_that_is_not_json_is_an_upstream_failure(clien
 
 
 async def test_timeout_is_reported_as_unknown_outcome(sandbox: SandboxServer):
-    """A timeout is retryable and does not claim the change was not applied."""
+    """A timeout is retryable and reports the outcome as unknown, with how to check it."""
     sandbox.state.fail_next(200, {"message": "late"}, delay=2.0)
     async with Client(build_server(make_settings(sandbox.base_url, timeout=0.3))) as client:
         is_error, structured, text = await update(client)
     assert is_error
     assert structured["error"]["kind"] == "upstream_timeout"
     assert structured["error"]["retryable"] is True
-    assert "applied" not in structured
-    assert "read the assistant" in text
+    assert structured["applied"] == "unknown"
+    assert "get_assistant" in text
 
 
 def closed_port() -> int:

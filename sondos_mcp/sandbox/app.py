@@ -2,7 +2,8 @@
 
 It answers in the documented shapes (200, 401, 404, 422 with per-field messages, Laravel
 pagination) from seeded demo data, records every request it receives, and can be told to
-fail the next request (429, 5xx, a body that is not JSON, a slow answer).
+fail the next request (429, 5xx, a body that is not JSON, a slow answer) or behave like a
+hostile upstream (a body dripped a byte at a time, an endless one, the same fault on every request).
 
 It judges update bodies with `jsonschema` against the contract's JSON Schema, not with the
 pydantic model (see `judge`), so it is an independent check of what the server forwards.
@@ -17,13 +18,13 @@ import asyncio
 import json
 import threading
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from sondos_mcp.sandbox.data import (
@@ -58,6 +59,10 @@ class Fault:
     raw: str | None = None  # a body that is not JSON
     delay: float = 0.0
     method: str | None = None  # only requests with this method; None: any
+    path: str | None = None  # only requests for this path; None: any
+    drip: float = 0.0  # send the body one byte at a time, this many seconds apart
+    size: int = 0  # stream a JSON body this many bytes long (chunked), however large
+    repeat: bool = False  # answer every matching request this way, not just the next one
 
 
 class SandboxState:
@@ -75,11 +80,11 @@ class SandboxState:
         with self._lock:
             self.faults.append(Fault(status, body, **kwargs))
 
-    def take_fault(self, method: str) -> Fault | None:
+    def take_fault(self, method: str, path: str = "") -> Fault | None:
         with self._lock:
             for i, fault in enumerate(self.faults):
-                if fault.method in (None, method):
-                    return self.faults.pop(i)
+                if fault.method in (None, method) and fault.path in (None, path):
+                    return fault if fault.repeat else self.faults.pop(i)
             return None
 
     def updates(self) -> list[Received]:
@@ -99,10 +104,12 @@ def build_app(state: SandboxState) -> Starlette:
             body = raw.decode("utf-8", "replace")
         auth = request.headers.get("authorization")
         state.received.append(Received(request.method, request.url.path, dict(request.query_params), auth, body))
-        fault = state.take_fault(request.method)
+        fault = state.take_fault(request.method, request.url.path)
         if fault is not None:
             if fault.delay:
                 await asyncio.sleep(fault.delay)
+            if fault.drip or fault.size:
+                return None, body, _hostile_stream(fault)
             if fault.raw is not None:
                 return (
                     None,
@@ -227,6 +234,27 @@ def _business_rules(
     if isinstance(tz, str) and "timezone" not in errors and state.timezones and tz not in state.timezones:
         out["timezone"] = ["The timezone field must be a valid timezone."]
     return out
+
+
+def _hostile_stream(fault: Fault) -> Response:
+    """A body dripped a byte at a time, or a JSON body of `fault.size` bytes sent as fast as it goes."""
+
+    async def drip() -> AsyncIterator[bytes]:
+        text = fault.raw if fault.raw is not None else json.dumps(fault.body)
+        for byte in text.encode():
+            yield bytes([byte])
+            await asyncio.sleep(fault.drip)
+
+    async def endless() -> AsyncIterator[bytes]:
+        chunk = b"x" * (1024 * 1024)
+        yield b'{"message": "'
+        for sent in range(0, fault.size, len(chunk)):
+            yield chunk[: fault.size - sent]
+        yield b'"}'
+
+    return StreamingResponse(
+        drip() if fault.drip else endless(), fault.status, headers=fault.headers, media_type="application/json"
+    )
 
 
 # --- serving ---------------------------------------------------------------------------------
