@@ -1,0 +1,281 @@
+"""The one checking pipeline for `update_assistant` proposals, returning one verdict.
+
+A proposal runs through stages, each of which may add or refine problems:
+
+1. names: fields given under another name (`speed`, `voice`, `maxDurationSeconds`) are resolved
+   to the documented one, converting a unit the name carries; two values for one field conflict;
+2. contract: `UpdateAssistantArgs` on the resolved proposal (types, bounds, enums, lengths);
+3. rules: the cross-field rules and checks JSON Schema cannot say (an active webhook needs a URL,
+   something to change, a real IANA timezone);
+4. references: live checks against the account (voices for the engine the proposal ends up with,
+   phone numbers, languages, models), turning names and digits into ids;
+5. any `extra_stages` the caller adds (a policy, for instance), after the built-in ones.
+
+Each problem carries what the value may have meant (a fix, or ranked candidates). When every
+problem has exactly one reading, the fixes are applied and the result is run through the same
+stages again, live references included; only if it then passes is it offered as `suggested`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pydantic import ValidationError
+
+from sondos_mcp.feedback import FeedbackBuilder, Fix, Problem, apply_fixes
+from sondos_mcp.model import NOTHING_TO_UPDATE, WEBHOOK_CONFLICT, UpdateAssistantArgs
+from sondos_mcp.vocabulary import NESTED_NAMES, NUMBER_KIND, field_for, judge_timezone, parse_number_text
+
+if TYPE_CHECKING:
+    from sondos_mcp.references import Lookups
+
+
+@dataclass
+class CheckContext:
+    """What the checks may consult: the advertised schema, and for live checks the lookups."""
+
+    schema: Mapping[str, Any]
+    lookups: Lookups | None = None
+    # The engine the assistant runs now, asked only when a voice must be judged against it.
+    current_mode: Callable[[], Awaitable[str | None]] | None = None
+
+
+@dataclass
+class Proposal:
+    """One proposal on its way through the stages."""
+
+    raw: Mapping[str, Any]
+    context: CheckContext
+    # The proposal with every field under its documented name (what the later stages judge).
+    resolved: dict[str, Any] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    args: UpdateAssistantArgs | None = None
+    renamed: bool = False  # some field was given under another name
+
+    @property
+    def builder(self) -> FeedbackBuilder:
+        return FeedbackBuilder(self.context.schema, self.resolved)
+
+    def problem_at(self, path: str) -> Problem | None:
+        return next((p for p in self.problems if p.field == path), None)
+
+
+class Stage(Protocol):
+    async def __call__(self, proposal: Proposal) -> None: ...
+
+
+@dataclass
+class Verdict:
+    args: UpdateAssistantArgs | None
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    suggested: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.args is not None and not self.problems
+
+    @property
+    def candidates(self) -> list[Fix]:
+        return [c for p in self.problems for c in p.candidates or []]
+
+
+async def check_proposal(raw: Mapping[str, Any], context: CheckContext, extra_stages: Sequence[Stage] = ()) -> Verdict:
+    """Judge one proposal completely: every problem at once, and a suggestion only when it passes."""
+    proposal = await _run(raw, context, extra_stages)
+    suggested = None
+    if proposal.problems:
+        suggested = await _suggest(proposal, context, extra_stages)
+    args = proposal.args if not proposal.problems else None
+    return Verdict(args, proposal.problems, proposal.warnings, suggested)
+
+
+async def _run(raw: Mapping[str, Any], context: CheckContext, extra_stages: Sequence[Stage]) -> Proposal:
+    proposal = Proposal(raw=raw, context=context)
+    for stage in (*STAGES, *extra_stages):
+        await stage(proposal)
+    return proposal
+
+
+async def _suggest(proposal: Proposal, context: CheckContext, extra_stages: Sequence[Stage]) -> dict[str, Any] | None:
+    if any(p.fix is None for p in proposal.problems):
+        return None
+    # Renames are already in `resolved`; the other fixes are set on it at their (resolved) paths.
+    fixes = [p.fix for p in proposal.problems if p.fix is not None and p.code != "unknown_field"]
+    suggested = apply_fixes(proposal.resolved, fixes)
+    if suggested is None:
+        return None
+    again = await _run(suggested, context, extra_stages)
+    return suggested if not again.problems and again.args is not None else None
+
+
+# --- stages ----------------------------------------------------------------------------------
+
+
+async def resolve_names(p: Proposal) -> None:
+    """Map every field to its documented name; a unit in the name converts the value."""
+    props = list(p.context.schema.get("properties", {}))
+    targets: dict[str, list[tuple[str, Any, str]]] = {}  # documented name -> (given name, value, reading)
+    unknown: list[str] = []
+    for key, value in p.raw.items():
+        if key in props:
+            targets.setdefault(key, []).append((key, value, ""))
+            continue
+        found = field_for(key, props)
+        if found is None:
+            unknown.append(key)
+            continue
+        name, unit = found
+        converted, how = _convert(name, value, unit)
+        reading = f"{key} is this API's {name}" + (f"; {how}" if how else "")
+        targets.setdefault(name, []).append((key, converted, reading))
+    builder = FeedbackBuilder(p.context.schema, p.raw)
+    resolved: dict[str, Any] = {}
+    for name, given in targets.items():
+        values = [v for _, v, _ in given]
+        agree = all(v == values[0] and type(v) is type(values[0]) for v in values)
+        if not agree:
+            # Two values for one field: which one the person meant is theirs to say.
+            shown = ", ".join(f"{k} = {v!r}" for k, v, _ in given)
+            for key, _, _ in given:
+                p.problems.append(
+                    builder.problem(key, "conflict", f"{name} is given more than once ({shown}); give one")
+                )
+        for key, value, reading in given:
+            if key != name:
+                p.renamed = True
+                fix = Fix(field=name, value=value, interpretation=reading) if agree else None
+                if agree:
+                    p.problems.append(
+                        builder.problem(key, "unknown_field", f"unknown field; did you mean {name}?", fix)
+                    )
+        resolved[name] = copy.deepcopy(values[0])  # nested renames must not touch the caller's dict
+    for key in unknown:
+        p.renamed = True
+        p.problems.append(
+            builder.problem(key, "unknown_field", "unknown field; see the tool's input schema for the accepted names")
+        )
+    # Keep the agent's order: each field where it (or its first alias) was given.
+    order = {name: min(list(p.raw).index(k) for k, _, _ in given) for name, given in targets.items()}
+    p.resolved = {k: resolved[k] for k in sorted(resolved, key=order.__getitem__)}
+    _resolve_nested(p)
+
+
+def _resolve_nested(p: Proposal) -> None:
+    """The same for the keys inside post_call_schema entries and end_call_tool."""
+    builder = p.builder
+    containers: list[tuple[str, str, Any]] = []
+    entries = p.resolved.get("post_call_schema")
+    if isinstance(entries, list):
+        containers += [(f"post_call_schema.{i}", "post_call_schema.*", e) for i, e in enumerate(entries)]
+    if isinstance(p.resolved.get("end_call_tool"), dict):
+        containers.append(("end_call_tool", "end_call_tool", p.resolved["end_call_tool"]))
+    for path, scope, node in containers:
+        if not isinstance(node, dict):
+            continue
+        valid = list(NESTED_NAMES[scope])
+        renamed: dict[str, Any] = {}
+        for key, value in node.items():
+            found = field_for(key, valid, scope) if key not in valid else (key, None)
+            target = found[0] if found else key
+            if target != key and target not in node and target not in renamed:
+                fix = Fix(field=f"{path}.{target}", value=value, interpretation=f"{key} means {target} here")
+                p.problems.append(
+                    builder.problem(f"{path}.{key}", "unknown_field", f"did you mean {target}?", fix, received=value)
+                )
+                p.renamed = True
+                renamed[target] = value
+            else:
+                renamed[key] = value
+        node.clear()
+        node.update(renamed)
+
+
+def _convert(name: str, value: Any, unit: str | None) -> tuple[Any, str]:
+    """A value given under a name that carries a unit (`…_minutes`, `…Ms`), in the field's own unit."""
+    if unit is None:
+        return value, ""
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        parsed = parse_number_text(value)
+        if parsed is not None and parsed[1] is None:
+            number = parsed[0]
+    if number is None:
+        return value, ""
+    factor = {"ms": 0.001, "s": 1, "min": 60, "h": 3600, "%": 0.01}[unit]
+    converted = round(number * factor, 6)
+    out: int | float = int(converted) if converted.is_integer() else converted
+    what = "seconds" if NUMBER_KIND.get(name) == "seconds" else ""
+    if unit == "s" or factor == 1:
+        return out, ""
+    return out, f"{_fmt(number)} {unit} = {_fmt(out)}{' ' + what if what else ''}"
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+async def contract(p: Proposal) -> None:
+    """The documented contract, judged by the model the tool's schema is generated from."""
+    try:
+        args = UpdateAssistantArgs.model_validate(p.resolved)
+    except ValidationError as exc:
+        p.problems += p.builder.from_validation_error(exc)
+        return
+    # A proposal that needed renaming is not what the agent sent: never forwarded as is.
+    p.args = None if p.renamed else args
+
+
+async def rules(p: Proposal) -> None:
+    """The cross-field rules and the checks beyond JSON Schema, on the resolved proposal."""
+    builder = p.builder
+    r = p.resolved
+    if r.get("is_webhook_active") is True and "webhook_url" in r and r["webhook_url"] is None:
+        # Both values were asked for explicitly; turning the webhook off instead is not a fix.
+        p.problems.append(
+            builder.problem(
+                "webhook_url",
+                "conflict",
+                WEBHOOK_CONFLICT + ": give the webhook's URL, or set is_webhook_active false to turn it off",
+            )
+        )
+    if not set(p.raw) - {"id", "dry_run"}:
+        p.problems.append(builder.problem("", "nothing_to_update", NOTHING_TO_UPDATE, received=dict(p.raw)))
+    tz = r.get("timezone")
+    if isinstance(tz, str) and p.problem_at("timezone") is None:
+        verdict = judge_timezone(tz)
+        if verdict.warning:
+            p.warnings.append(verdict.warning)
+        if not verdict.ok:
+            code = "ambiguous_timezone" if verdict.readings.candidates else "unknown_timezone"
+            p.problems.append(
+                builder.read(
+                    "timezone", code, "not an IANA timezone name (Region/City, e.g. Asia/Riyadh)", verdict.readings
+                )
+            )
+
+
+async def references(p: Proposal) -> None:
+    """Live checks of voice, phone number, language and model against the account."""
+    if p.context.lookups is None:
+        return
+    from sondos_mcp.references import check_references
+
+    current = p.context.current_mode
+    p.problems, warnings = await check_references(
+        p.context.lookups, p.builder, p.resolved, p.problems, current or _no_mode
+    )
+    p.warnings += warnings
+
+
+async def _no_mode() -> str | None:
+    return None
+
+
+STAGES: tuple[Stage, ...] = (resolve_names, contract, rules, references)
