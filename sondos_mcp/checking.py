@@ -101,16 +101,25 @@ async def _run(raw: Mapping[str, Any], context: CheckContext, extra_stages: Sequ
     return proposal
 
 
+# A fix can uncover another (an entry wrapped in a list then has a misspelt type); each round's
+# fixes have one reading too, and the result is checked by the same stages before it is offered.
+FIX_ROUNDS = 3
+
+
 async def _suggest(proposal: Proposal, context: CheckContext, extra_stages: Sequence[Stage]) -> dict[str, Any] | None:
-    if any(p.fix is None for p in proposal.problems):
-        return None
-    # Renames are already in `resolved`; the other fixes are set on it at their (resolved) paths.
-    fixes = [p.fix for p in proposal.problems if p.fix is not None and p.code != "unknown_field"]
-    suggested = apply_fixes(proposal.resolved, fixes)
-    if suggested is None:
-        return None
-    again = await _run(suggested, context, extra_stages)
-    return suggested if not again.problems and again.args is not None else None
+    current = proposal
+    for _ in range(FIX_ROUNDS):
+        if any(p.fix is None for p in current.problems):
+            return None
+        # Renames are already in `resolved`; the other fixes are set on it at their (resolved) paths.
+        fixes = [p.fix for p in current.problems if p.fix is not None and p.code != "unknown_field"]
+        suggested = apply_fixes(current.resolved, fixes)
+        if suggested is None:
+            return None
+        current = await _run(suggested, context, extra_stages)
+        if not current.problems and current.args is not None:
+            return suggested
+    return None
 
 
 # --- stages ----------------------------------------------------------------------------------
@@ -236,8 +245,12 @@ async def rules(p: Proposal) -> None:
     """The cross-field rules and the checks beyond JSON Schema, on the resolved proposal."""
     builder = p.builder
     r = p.resolved
-    if r.get("is_webhook_active") is True and "webhook_url" in r and r["webhook_url"] is None:
+    url = p.problem_at("webhook_url")
+    url_value = url.fix.value if url is not None and url.fix is not None else r.get("webhook_url")
+    if r.get("is_webhook_active") is True and "webhook_url" in r and url_value is None:
         # Both values were asked for explicitly; turning the webhook off instead is not a fix.
+        if url is not None:
+            p.problems.remove(url)
         p.problems.append(
             builder.problem(
                 "webhook_url",

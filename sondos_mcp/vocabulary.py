@@ -449,7 +449,7 @@ def number_readings(field_name: str, x: float, sub: Mapping[str, Any], unit: str
     kind = NUMBER_KIND.get(field_name)
     lo, hi = _bounds(sub)
     integer = "integer" in _types(sub)
-    what = "s" if kind == SECONDS else ""
+    what = " s" if kind == SECONDS else ""
     if unit is not None:
         return _with_unit(field_name, kind, x, unit, lo, hi, integer)
     if kind is None and not lo <= x <= hi:
