@@ -209,7 +209,10 @@ def field_for(name: str, valid: tuple[str, ...] | list[str], scope: str = "") ->
     aliases = _ALIASES if not scope else {a: n for n, al in NESTED_NAMES.get(scope, {}).items() for a in al}
     for candidate, unit in _unit_splits(key):
         target = candidate if candidate in valid else aliases.get(candidate)
-        if target in valid and (unit is None or _unit_fits(target, unit)):
+        if unit == SWITCH:
+            if target in valid and target in _switches():
+                return target, None
+        elif target in valid and (unit is None or _unit_fits(target, unit)):
             return target, unit
     # A spelling slip of a documented name (speach_speed); only close ones, never a guess.
     close = difflib.get_close_matches(key, list(valid), n=2, cutoff=0.85)
@@ -218,11 +221,32 @@ def field_for(name: str, valid: tuple[str, ...] | list[str], scope: str = "") ->
     return None
 
 
+_SWITCH_PREFIXES = ("enable_", "use_", "is_", "has_", "should_", "do_")
+_SWITCH_SUFFIXES = ("_enabled", "_on", "_active")
+
+
+SWITCH = "switch"  # the unit-less marker of a name read as a boolean switch
+
+
+@functools.cache
+def _switches() -> frozenset[str]:
+    from sondos_mcp.model import UpdateAssistantArgs
+
+    return frozenset(n for n, f in UpdateAssistantArgs.model_fields.items() if f.annotation is bool)
+
+
 def _unit_splits(key: str) -> list[tuple[str, str | None]]:
     out: list[tuple[str, str | None]] = [(key, None)]
     head, _, tail = key.rpartition("_")
     if head and tail in _NAME_UNITS:
         out.append((head, _NAME_UNITS[tail]))
+    # Switches are named every way: enable_x, use_x, is_x, x_enabled.
+    for prefix in _SWITCH_PREFIXES:
+        if key.startswith(prefix):
+            out.append((key[len(prefix) :], SWITCH))
+    for suffix in _SWITCH_SUFFIXES:
+        if key.endswith(suffix):
+            out.append((key[: -len(suffix)], SWITCH))
     return out
 
 
@@ -501,7 +525,11 @@ def number_readings(field_name: str, x: float, sub: Mapping[str, Any], unit: str
         return Readings(
             fix=Reading(bound_reading.value, f"{_fmt(x)} is just past the bound; {bound_reading.interpretation}")
         )
-    return Readings(candidates=[*others, bound_reading], note=f"a bare {_fmt(x)} has more than one reading")
+    readings = [*others, bound_reading]
+    if others and all(r.value == readings[0].value for r in readings):
+        # Every reading lands on the same value: that value has one reading after all.
+        return Readings(fix=Reading(readings[0].value, "; ".join(r.interpretation for r in readings)))
+    return Readings(candidates=readings, note=f"a bare {_fmt(x)} has more than one reading")
 
 
 def _with_unit(field_name: str, kind: str | None, x: float, unit: str, lo: float, hi: float, integer: bool) -> Readings:
@@ -579,6 +607,8 @@ def parse_number_text(text: str) -> tuple[float, str | None] | None:
     m = re.fullmatch(rf"({_AMOUNT})\s*words?", t)
     if m:
         return float(m.group(1)), "words"
+    t = re.sub(r"\b(?:half an?|a half)\s+(?=[a-z])", "0.5 ", t)
+    t = re.sub(r"\ban?\s+(?=(?:hour|minute|second)s?\b)", "1 ", t)
     # One or more "<amount> <time unit>" parts: "90 s", "4 minutes", "1 min 30 sec", "1h", "two minutes".
     parts = re.findall(r"(\d+(?:[.,]\d+)?|[a-z]+)\s*([a-z]+)\.?(?:\s+and)?\s*", t)
     if parts and "".join(a + u for a, u in parts) == re.sub(r"\s|\band\b", "", t):
