@@ -39,8 +39,8 @@ class CheckContext:
 
     schema: Mapping[str, Any]
     lookups: Lookups | None = None
-    # The engine the assistant runs now, asked only when a voice must be judged against it.
-    current_mode: Callable[[], Awaitable[str | None]] | None = None
+    # The engine an assistant runs now (by id), asked only when a voice must be judged against it.
+    assistant_mode: Callable[[int], Awaitable[str | None]] | None = None
 
 
 @dataclass
@@ -280,15 +280,19 @@ async def references(p: Proposal) -> None:
         return
     from sondos_mcp.references import check_references
 
-    current = p.context.current_mode
-    p.problems, warnings = await check_references(
-        p.context.lookups, p.builder, p.resolved, p.problems, current or _no_mode
-    )
+    # The assistant this proposal is about: its id as resolved (and fixed), so that a suggestion
+    # is judged against the same assistant as the proposal it came from.
+    fix = p.problem_at("id")
+    assistant_id = fix.fix.value if fix is not None and fix.fix is not None else p.resolved.get("id")
+    mode_of = p.context.assistant_mode
+
+    async def current_mode() -> str | None:
+        if mode_of is None or type(assistant_id) is not int:
+            return None
+        return await mode_of(assistant_id)
+
+    p.problems, warnings = await check_references(p.context.lookups, p.builder, p.resolved, p.problems, current_mode)
     p.warnings += warnings
-
-
-async def _no_mode() -> str | None:
-    return None
 
 
 STAGES: tuple[Stage, ...] = (resolve_names, contract, rules, references)

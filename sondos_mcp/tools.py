@@ -84,7 +84,7 @@ UPDATE_DESCRIPTION = (
 
 
 async def update_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
-    verdict = await check_proposal(arguments, _check_context(ctx, arguments))
+    verdict = await check_proposal(arguments, _check_context(ctx))
     if not verdict.ok or verdict.args is None:
         raise InvalidArguments(verdict.problems, verdict.suggested)
     warnings = verdict.warnings
@@ -111,19 +111,15 @@ async def update_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> Ca
     return success(outcome, "\n".join(lines))
 
 
-def _check_context(ctx: ToolContext, arguments: Mapping[str, Any]) -> CheckContext:
-    assistant_id = arguments.get("id") if type(arguments.get("id")) is int else None
-
-    async def current_mode() -> str | None:
-        if assistant_id is None:
-            return None
+def _check_context(ctx: ToolContext) -> CheckContext:
+    async def assistant_mode(assistant_id: int) -> str | None:
         try:
             row = await ctx.lookups.find_assistant(assistant_id)
         except SondosError:
             return None
         return row.get("mode") if row else None
 
-    return CheckContext(UPDATE_INPUT_SCHEMA, ctx.lookups, current_mode)
+    return CheckContext(UPDATE_INPUT_SCHEMA, ctx.lookups, assistant_mode)
 
 
 async def _preview(ctx: ToolContext, assistant_id: int, body: dict[str, Any], warnings: list[str]) -> CallToolResult:

@@ -382,3 +382,12 @@ async def test_suggestion_is_offered_only_when_it_would_pass(client: Client, san
     _, renamed, _ = await call(client, {"id": 12, "webhook": "hooks.example.com/x"})
     assert renamed["suggested_arguments"] == {"id": 12, "webhook_url": "https://hooks.example.com/x"}
     assert sandbox.state.updates() == []
+
+
+async def test_voice_by_name_is_judged_against_the_assistant_the_fixed_id_names(client: Client, sandbox: SandboxServer):
+    """With the id given as a string, a voice of the other engine is still refused, not suggested."""
+    is_error, structured, _ = await call(client, {"id": "12", "voice_id": "Noura"})
+    assert is_error
+    assert problems_by_field(structured)["voice_id"]["code"] == "wrong_mode"
+    assert "suggested_arguments" not in structured
+    assert sandbox.state.updates() == []
