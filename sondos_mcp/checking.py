@@ -18,7 +18,6 @@ stages again, live references included; only if it then passes is it offered as 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -127,7 +126,13 @@ async def _suggest(proposal: Proposal, context: CheckContext, extra_stages: Sequ
 
 async def resolve_names(p: Proposal) -> None:
     """Map every field to its documented name; a unit in the name converts the value."""
-    props = list(p.context.schema.get("properties", {}))
+    props = p.context.schema.get("properties", {})
+    if all(key in props for key in p.raw):
+        # The common case: every name is documented. Nested containers are copied only if renamed.
+        p.resolved = dict(p.raw)
+        _resolve_nested(p)
+        return
+    props = list(props)
     targets: dict[str, list[tuple[str, Any, str]]] = {}  # documented name -> (given name, value, reading)
     unknown: list[str] = []
     for key, value in p.raw.items():
@@ -162,7 +167,7 @@ async def resolve_names(p: Proposal) -> None:
                     p.problems.append(
                         builder.problem(key, "unknown_field", f"unknown field; did you mean {name}?", fix)
                     )
-        resolved[name] = copy.deepcopy(values[0])  # nested renames must not touch the caller's dict
+        resolved[name] = values[0]
     for key in unknown:
         p.renamed = True
         p.problems.append(
@@ -187,6 +192,8 @@ def _resolve_nested(p: Proposal) -> None:
         if not isinstance(node, dict):
             continue
         valid = list(NESTED_NAMES[scope])
+        if all(key in valid for key in node):
+            continue
         renamed: dict[str, Any] = {}
         for key, value in node.items():
             found = field_for(key, valid, scope) if key not in valid else (key, None)
@@ -200,8 +207,18 @@ def _resolve_nested(p: Proposal) -> None:
                 renamed[target] = value
             else:
                 renamed[key] = value
-        node.clear()
-        node.update(renamed)
+        _replace(p.resolved, path, renamed)
+
+
+def _replace(doc: dict[str, Any], path: str, value: Any) -> None:
+    """Set `path` in `doc`, copying the containers on the way so the caller's arguments stay untouched."""
+    top, _, rest = path.partition(".")
+    if not rest:
+        doc[top] = value
+        return
+    items = list(doc[top])
+    items[int(rest)] = value
+    doc[top] = items
 
 
 def _convert(name: str, value: Any, unit: str | None) -> tuple[Any, str]:

@@ -822,7 +822,13 @@ def _array(key: str, value: Any, sub: Mapping[str, Any]) -> Readings:
 
 @functools.cache
 def timezones() -> dict[str, str]:
+    """Every IANA name on this machine, by its case-folded form."""
     return {name.casefold(): name for name in zoneinfo.available_timezones()}
+
+
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(timezones().values())
 
 
 # Legacy names the tz database keeps, which most people read differently from what they are
@@ -994,7 +1000,7 @@ def judge_timezone(value: str) -> ZoneVerdict:
     if not zones:
         return ZoneVerdict(True)  # without a tz database here, the API judges
     folded = value.strip().casefold()
-    if value in zones.values() and folded not in _LEGACY:
+    if value in _zone_names() and folded not in _LEGACY:
         m = re.fullmatch(r"etc/gmt([+-])(\d+)", folded)
         if m and m.group(2) != "0":
             real = f"UTC{'−' if m.group(1) == '+' else '+'}{m.group(2)}"
