@@ -28,7 +28,11 @@ async def main(verbose: bool) -> None:
     from tests.conftest import make_settings
     from tests.repair_corpus import load, run, table
 
-    for name, label in (("repair.jsonl", "tuning corpus"), ("held_out.jsonl", "held-out corpus")):
+    for name, label in (
+        ("repair.jsonl", "tuning corpus"),
+        ("held_out.jsonl", "held-out corpus"),
+        ("held_out_2.jsonl", "second held-out corpus"),
+    ):
         if not (ROOT / "tests" / "corpus" / name).exists():
             continue
         with SandboxServer() as sandbox:

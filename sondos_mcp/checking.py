@@ -100,25 +100,33 @@ async def _run(raw: Mapping[str, Any], context: CheckContext, extra_stages: Sequ
     return proposal
 
 
-# A fix can uncover another (an entry wrapped in a list then has a misspelt type); each round's
-# fixes have one reading too, and the result is checked by the same stages before it is offered.
+# A fix can uncover another inside the value it fixed (an entry wrapped in a list then has a
+# misspelt type): those nested problems, each with one reading too, are fixed in further rounds.
+# Anything else the re-check finds means no suggestion: the agent was not told of it.
 FIX_ROUNDS = 3
 
 
 async def _suggest(proposal: Proposal, context: CheckContext, extra_stages: Sequence[Stage]) -> dict[str, Any] | None:
-    current = proposal
+    current, fixed_paths = proposal, None
     for _ in range(FIX_ROUNDS):
         if any(p.fix is None for p in current.problems):
+            return None
+        if fixed_paths is not None and not all(_under(p.field, fixed_paths) for p in current.problems):
             return None
         # Renames are already in `resolved`; the other fixes are set on it at their (resolved) paths.
         fixes = [p.fix for p in current.problems if p.fix is not None and p.code != "unknown_field"]
         suggested = apply_fixes(current.resolved, fixes)
         if suggested is None:
             return None
+        fixed_paths = {f.field for f in fixes}
         current = await _run(suggested, context, extra_stages)
         if not current.problems and current.args is not None:
             return suggested
     return None
+
+
+def _under(path: str, parents: set[str]) -> bool:
+    return any(path.startswith(parent + ".") for parent in parents)
 
 
 # --- stages ----------------------------------------------------------------------------------

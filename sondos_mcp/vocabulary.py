@@ -607,6 +607,8 @@ def parse_number_text(text: str) -> tuple[float, str | None] | None:
     m = re.fullmatch(rf"({_AMOUNT})\s*words?", t)
     if m:
         return float(m.group(1)), "words"
+    if t in _NUMBER_WORDS and t != "half":
+        return float(_NUMBER_WORDS[t]), None
     t = re.sub(r"\b(?:half an?|a half)\s+(?=[a-z])", "0.5 ", t)
     t = re.sub(r"\ban?\s+(?=(?:hour|minute|second)s?\b)", "1 ", t)
     # One or more "<amount> <time unit>" parts: "90 s", "4 minutes", "1 min 30 sec", "1h", "two minutes".
@@ -684,6 +686,15 @@ def _enum(key: str, value: Any, choices: list[Any]) -> Readings:
     if len(close) == 1:
         choice = next(c for c in choices if _norm(str(c)) == close[0])
         return Readings(fix=Reading(choice, f"{value!r} is a misspelling of {choice!r}"))
+    # "Inbound calls", "the customer": one word names a choice and no other word names another.
+    named = set()
+    for word in re.findall(r"[^\W_]+", value.casefold()):
+        hit = next((c for c in choices if _norm(str(c)) == word), None) or ENUM_SPELLINGS.get(key, {}).get(word)
+        if hit in choices:
+            named.add(hit)
+    if len(named) == 1:
+        (choice,) = named
+        return Readings(fix=Reading(choice, f"{value!r} names {choice!r}"))
     return NOTHING
 
 
@@ -1034,12 +1045,31 @@ def judge_timezone(value: str) -> ZoneVerdict:
         by_city = canonical or by_city
     if len(by_city) == 1:
         return ZoneVerdict(False, Readings(fix=Reading(by_city[0], f"{value} is the city of {by_city[0]}")))
+    # "Cairo, Egypt", "Asia/Jeddah": every part that names a place must name the same zone.
+    parts = [q.strip() for q in re.split(r"[,/]", value) if q.strip()]
+    if len(parts) > 1:
+        found = {z for z in (_place_zone(q) for q in parts) if z}
+        if len(found) == 1:
+            (zone,) = found
+            return ZoneVerdict(False, Readings(fix=Reading(zone, f"{value!r} is a place in {zone}")))
     if "/" in folded:
         close = difflib.get_close_matches(folded, list(zones), n=2, cutoff=0.85)
         if len(close) == 1 and close[0].split("/")[0] == folded.split("/")[0]:
             name = zones[close[0]]
             return ZoneVerdict(False, Readings(fix=Reading(name, f"{value!r} is a misspelling of {name}")))
     return ZoneVerdict(False, NOTHING)
+
+
+def _place_zone(text: str) -> str | None:
+    """The zone of one place name (a city or single-zone country), if it has exactly one."""
+    key = re.sub(r"\s+", " ", text.casefold().replace("_", " ")).strip()
+    if key in PLACES:
+        return PLACES[key]
+    city = key.replace(" ", "_")
+    by_city = [
+        n for n in _zone_names() if n.split("/")[0] in _REGIONS and "/" in n and n.casefold().rsplit("/", 1)[-1] == city
+    ]
+    return by_city[0] if len(by_city) == 1 else None
 
 
 _REGIONS = frozenset(
