@@ -20,16 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from sondos_mcp.feedback import FeedbackBuilder, Fix, Problem, apply_fixes
 from sondos_mcp.model import NOTHING_TO_UPDATE, WEBHOOK_CONFLICT, UpdateAssistantArgs
+from sondos_mcp.references import Lookups, check_references
 from sondos_mcp.vocabulary import NESTED_NAMES, NUMBER_KIND, field_for, judge_timezone, parse_number_text
-
-if TYPE_CHECKING:
-    from sondos_mcp.references import Lookups
 
 
 @dataclass
@@ -54,6 +52,7 @@ class Proposal:
     warnings: list[str] = field(default_factory=list)
     args: UpdateAssistantArgs | None = None
     renamed: bool = False  # some field was given under another name
+    given_as: dict[str, str] = field(default_factory=dict)  # documented name -> the name the agent used
 
     @property
     def builder(self) -> FeedbackBuilder:
@@ -170,6 +169,7 @@ async def resolve_names(p: Proposal) -> None:
         for key, value, reading in given:
             if key != name:
                 p.renamed = True
+                p.given_as.setdefault(name, key)
                 fix = Fix(field=name, value=value, interpretation=reading) if agree else None
                 if agree:
                     p.problems.append(
@@ -260,7 +260,11 @@ async def contract(p: Proposal) -> None:
     try:
         args = UpdateAssistantArgs.model_validate(p.resolved)
     except ValidationError as exc:
-        p.problems += p.builder.from_validation_error(exc)
+        for problem in p.builder.from_validation_error(exc):
+            alias = p.given_as.get(problem.field.split(".", 1)[0])
+            if alias is not None:
+                problem.message += f" (given as {alias})"
+            p.problems.append(problem)
         return
     # A proposal that needed renaming is not what the agent sent: never forwarded as is.
     p.args = None if p.renamed else args
@@ -303,8 +307,6 @@ async def references(p: Proposal) -> None:
     """Live checks of voice, phone number, language and model against the account."""
     if p.context.lookups is None:
         return
-    from sondos_mcp.references import check_references
-
     # The assistant this proposal is about: its id as resolved (and fixed), so that a suggestion
     # is judged against the same assistant as the proposal it came from.
     fix = p.problem_at("id")

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
-from sondos_mcp.vocabulary import NOTHING, Readings, interpret
+from sondos_mcp.vocabulary import NOTHING, Readings, field_for, interpret
 
 _ALLOWED_KEYS = ("type", "enum", "minimum", "maximum", "minLength", "maxLength", "pattern")
 
@@ -217,6 +217,18 @@ class FeedbackBuilder:
             return self.read(path, "pattern", what, readings)
         # Every remaining pydantic error is a type mismatch (int_type, bool_type, model_type…).
         return self.read(path, "wrong_type", f"must be {_type_word(sub)}", readings)
+
+    def unknown_field(self, path: str) -> Problem:
+        parent, _, name = path.rpartition(".")
+        valid = list((schema_at(self.schema, parent) or {}).get("properties", {}))
+        found = field_for(name, valid)
+        if found is None or found[1] is not None:
+            return self.problem(
+                path, "unknown_field", "unknown field; see the tool's input schema for the accepted names"
+            )
+        target = f"{parent}.{found[0]}" if parent else found[0]
+        fix = Fix(field=target, value=self.value_at(path), interpretation=f"{name} is this tool's {found[0]}")
+        return self.problem(path, "unknown_field", f"unknown field; did you mean {found[0]}?", fix)
 
 
 def _said(reading: Any) -> dict[str, str]:

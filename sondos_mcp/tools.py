@@ -79,7 +79,7 @@ class UpdateOutcome(Outcome):
 
 UPDATE_DESCRIPTION = (
     "Change one assistant's settings: id plus only the fields to change. Checked before sending; "
-    "a refusal lists each problem with its fix."
+    "a refusal lists each problem with its fix or candidates."
 )
 
 
