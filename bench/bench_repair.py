@@ -32,6 +32,7 @@ async def main(verbose: bool) -> None:
         ("repair.jsonl", "tuning corpus"),
         ("held_out.jsonl", "held-out corpus"),
         ("held_out_2.jsonl", "second held-out corpus"),
+        ("held_out_3.jsonl", "third held-out corpus"),
     ):
         if not (ROOT / "tests" / "corpus" / name).exists():
             continue
