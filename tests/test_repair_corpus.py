@@ -17,6 +17,7 @@ FLOORS = {
     "repair.jsonl": {"valid": 1.0, "repair": 1.0, "ambiguous": 1.0, "refuse": 1.0},
     "held_out.jsonl": {"valid": 1.0, "repair": 0.9, "ambiguous": 1.0, "refuse": 1.0},
     "held_out_2.jsonl": {"valid": 1.0, "repair": 0.9, "ambiguous": 1.0, "refuse": 1.0},
+    "held_out_3.jsonl": {"valid": 1.0, "repair": 0.9, "ambiguous": 1.0, "refuse": 1.0},
 }
 
 
