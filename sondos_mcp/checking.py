@@ -158,7 +158,7 @@ async def resolve_names(p: Proposal) -> None:
     resolved: dict[str, Any] = {}
     for name, given in targets.items():
         values = [v for _, v, _ in given]
-        agree = all(v == values[0] and type(v) is type(values[0]) for v in values)
+        agree = all(_same(v, values[0]) for v in values)
         if not agree:
             # Two values for one field: which one the person meant is theirs to say.
             shown = ", ".join(f"{k} = {v!r}" for k, v, _ in given)
@@ -167,14 +167,13 @@ async def resolve_names(p: Proposal) -> None:
                     builder.problem(key, "conflict", f"{name} is given more than once ({shown}); give one")
                 )
         for key, value, reading in given:
-            if key != name:
-                p.renamed = True
-                p.given_as.setdefault(name, key)
-                fix = Fix(field=name, value=value, interpretation=reading) if agree else None
-                if agree:
-                    p.problems.append(
-                        builder.problem(key, "unknown_field", f"unknown field; did you mean {name}?", fix)
-                    )
+            if key == name:
+                continue
+            p.renamed = True
+            p.given_as.setdefault(name, key)
+            if agree:
+                fix = Fix(field=name, value=value, interpretation=reading)
+                p.problems.append(builder.problem(key, "unknown_field", f"unknown field; did you mean {name}?", fix))
         resolved[name] = values[0]
     for key in unknown:
         p.renamed = True
@@ -249,6 +248,15 @@ def _convert(name: str, value: Any, unit: str | None) -> tuple[Any, str]:
     if unit == "s" or factor == 1:
         return out, ""
     return out, f"{_fmt(number)} {unit} = {_fmt(out)}{' ' + what if what else ''}"
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as JSON values: 600 and 600.0 agree, true and 1 do not."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    return type(a) is type(b) and a == b
 
 
 def _fmt(x: float) -> str:
