@@ -61,6 +61,13 @@ class Proposal:
     def problem_at(self, path: str) -> Problem | None:
         return next((p for p in self.problems if p.field == path), None)
 
+    def effective(self, name: str) -> Any:
+        """A top-level value as its fix reads it, or as given."""
+        problem = self.problem_at(name)
+        if problem is not None and problem.fix is not None and problem.fix.field == name:
+            return problem.fix.value
+        return self.resolved.get(name)
+
 
 class Stage(Protocol):
     async def __call__(self, proposal: Proposal) -> None: ...
@@ -283,8 +290,8 @@ async def rules(p: Proposal) -> None:
     builder = p.builder
     r = p.resolved
     url = p.problem_at("webhook_url")
-    url_value = url.fix.value if url is not None and url.fix is not None else r.get("webhook_url")
-    if r.get("is_webhook_active") is True and "webhook_url" in r and url_value is None:
+    # Judged on the values as their fixes read them ("true", "null"), so the conflict is told now.
+    if p.effective("is_webhook_active") is True and "webhook_url" in r and p.effective("webhook_url") is None:
         # Both values were asked for explicitly; turning the webhook off instead is not a fix.
         if url is not None:
             p.problems.remove(url)
@@ -317,8 +324,7 @@ async def references(p: Proposal) -> None:
         return
     # The assistant this proposal is about: its id as resolved (and fixed), so that a suggestion
     # is judged against the same assistant as the proposal it came from.
-    fix = p.problem_at("id")
-    assistant_id = fix.fix.value if fix is not None and fix.fix is not None else p.resolved.get("id")
+    assistant_id = p.effective("id")
     mode_of = p.context.assistant_mode
 
     async def current_mode() -> str | None:

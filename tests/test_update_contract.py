@@ -391,3 +391,15 @@ async def test_voice_by_name_is_judged_against_the_assistant_the_fixed_id_names(
     assert problems_by_field(structured)["voice_id"]["code"] == "wrong_mode"
     assert "suggested_arguments" not in structured
     assert sandbox.state.updates() == []
+
+
+@pytest.mark.parametrize("active", [True, "true", "yes"])
+async def test_webhook_conflict_is_told_in_the_first_round_however_true_is_spelt(
+    client: Client, sandbox: SandboxServer, active: Any
+):
+    """An active webhook with its URL removed is a conflict, also when true and null are spelt as words."""
+    is_error, structured, _ = await call(client, {"id": 12, "is_webhook_active": active, "webhook_url": "null"})
+    assert is_error
+    assert problems_by_field(structured)["webhook_url"]["code"] == "conflict"
+    assert "suggested_arguments" not in structured
+    assert sandbox.state.updates() == []
