@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
-from sondos_mcp.vocabulary import NOTHING, Readings, field_for, interpret
+from sondos_mcp.vocabulary import Readings, field_for, interpret
 
 _ALLOWED_KEYS = ("type", "enum", "minimum", "maximum", "minLength", "maxLength", "pattern")
 
@@ -159,7 +159,8 @@ class FeedbackBuilder:
 
     def read(self, path: str, code: str, message: str, readings: Readings, **extra: Any) -> Problem:
         """A problem carrying what the value may have meant: a fix, or candidates, or neither."""
-        fix = None if readings.fix is None else Fix(field=path, value=readings.fix.value, **_said(readings.fix))
+        one = readings.fix
+        fix = None if one is None else Fix(field=path, value=one.value, interpretation=one.interpretation)
         candidates = [Fix(field=path, value=r.value, interpretation=r.interpretation) for r in readings.candidates]
         if readings.note and not fix:
             message = f"{message} ({readings.note})"
@@ -229,10 +230,6 @@ class FeedbackBuilder:
         target = f"{parent}.{found[0]}" if parent else found[0]
         fix = Fix(field=target, value=self.value_at(path), interpretation=f"{name} is this tool's {found[0]}")
         return self.problem(path, "unknown_field", f"unknown field; did you mean {found[0]}?", fix)
-
-
-def _said(reading: Any) -> dict[str, str]:
-    return {"interpretation": reading.interpretation}
 
 
 def suggested_arguments(raw: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any] | None:
@@ -311,7 +308,6 @@ def render_problems(problems: list[Problem]) -> list[str]:
 
 
 __all__ = [
-    "NOTHING",
     "FeedbackBuilder",
     "Fix",
     "Problem",
