@@ -43,7 +43,7 @@ async def conversation(client: Client) -> int:
     current = await client.call_tool("get_assistant", {"id": assistant_id})
     _show(f"agent → get_assistant {{id: {assistant_id}}}", "\n".join(_text(current).splitlines()[:8]) + "\n…")
 
-    wrong = {"id": assistant_id, "voice_speed": 0.5, "interruptions": "no", "dry_run": True}
+    wrong = {"id": assistant_id, "voice_speed": "90%", "interruptions": "no", "dry_run": True}
     _show("agent → update_assistant (first try, as a preview)", wrong)
     refused = await client.call_tool("update_assistant", wrong)
     _show(f"server ← isError={refused.is_error}", _text(refused))
@@ -51,7 +51,8 @@ async def conversation(client: Client) -> int:
     if not refused.is_error or corrected is None:
         return 1
 
-    # A careful agent reads the fixes: 0.5 was below the minimum, so the nearest bound is used.
+    # Every problem had one reading (a renamed field, "90%" of normal speed, "no"), so the server
+    # offered the corrected proposal, already checked; the agent adopts it as is.
     _show("agent → update_assistant (the fixes, still a preview)", corrected)
     preview = await client.call_tool("update_assistant", corrected)
     _show(f"server ← isError={preview.is_error}", _text(preview))

@@ -13,7 +13,7 @@ Conventions, each chosen so that the schema and the validator agree on every inp
 - unknown fields are refused.
 
 The one cross-field rule JSON Schema would need `not`/`if` for (an active webhook needs a
-URL) lives in `sondos_mcp.validation`, with the other checks beyond the schema.
+URL) lives in `sondos_mcp.checking`, with the other checks beyond the schema.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ class UpdateAssistantArgs(AssistantUpdate):
     """What the `update_assistant` tool takes: the assistant's id plus the body fields."""
 
     # Stated for JSON Schema validators too: something besides `id` must be given. The webhook
-    # rule (active needs a URL) is checked in `validation`, beyond the schema, because the
+    # rule (active needs a URL) is checked in `checking`, beyond the schema, because the
     # `not`/`if` keywords it would take are refused by several LLM clients' schema dialects.
     model_config = ConfigDict(json_schema_extra={"minProperties": 2})
 
@@ -136,7 +136,7 @@ class UpdateAssistantArgs(AssistantUpdate):
 
     @model_validator(mode="after")
     def _something_to_do(self) -> UpdateAssistantArgs:
-        # Mirrors `minProperties: 2`; that {id, dry_run} alone changes nothing is checked in `validation`.
+        # Mirrors `minProperties: 2`; that {id, dry_run} alone changes nothing is checked in `checking`.
         if not (self.model_fields_set - {"id"}):
             raise ValueError(NOTHING_TO_UPDATE)
         return self

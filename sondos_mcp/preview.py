@@ -13,24 +13,15 @@ from typing import Any
 from pydantic import BaseModel, JsonValue
 
 from sondos_mcp.model import UPDATE_FIELDS, UpdateAssistantArgs
+from sondos_mcp.vocabulary import STORED_DIRECTION, UPDATE_NAME
 
-RENAMED = {
-    "name": "assistant_name",
-    "type": "calls_direction",
-    "mode": "engine_type",
-    "max_duration": "max_call_duration",
-    "record": "record_call",
-    "fillers": "filler_audios",
-    "reengagement_interval": "re_engagement_interval",
-}
-DIRECTION = {"inbound": "receive", "outbound": "make"}
 _BOOLEAN = {name for name, f in UpdateAssistantArgs.model_fields.items() if f.annotation is bool}
 
 
 def _plain(field: str, value: Any) -> tuple[bool, Any]:
     """(known, value in update vocabulary) for one stored value."""
     if field == "calls_direction":
-        return (value in DIRECTION, DIRECTION.get(value))
+        return (value in STORED_DIRECTION, STORED_DIRECTION.get(value))
     if field in _BOOLEAN:
         # Stored booleans come as 1/0 (NOTES: fillers); true/false read as themselves.
         if isinstance(value, bool):
@@ -46,7 +37,7 @@ def stored_to_update(stored: Mapping[str, Any]) -> tuple[dict[str, Any], dict[st
     settings: dict[str, Any] = {}
     other: dict[str, Any] = {}
     for name, value in stored.items():
-        field = RENAMED.get(name, name)
+        field = UPDATE_NAME.get(name, name)
         if field in UPDATE_FIELDS:
             known, plain = _plain(field, value)
             if known:

@@ -10,15 +10,16 @@ from typing import TYPE_CHECKING, Any, Literal
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
+from sondos_mcp.checking import CheckContext, check_proposal
 from sondos_mcp.client import SondosApi
 from sondos_mcp.errors import InvalidArguments, SondosError, UpstreamNotFound
-from sondos_mcp.feedback import FeedbackBuilder, Problem, suggested_arguments
+from sondos_mcp.feedback import FeedbackBuilder, suggested_arguments
 from sondos_mcp.model import MAX_ID, Integer, UpdateAssistantArgs
-from sondos_mcp.preview import DIRECTION, Change, diff, stored_to_update
-from sondos_mcp.references import ASSISTANT_PAGE, Lookups, check_references, paging_limit, rows_of
+from sondos_mcp.preview import Change, diff, stored_to_update
+from sondos_mcp.references import ASSISTANT_PAGE, Lookups, paging_limit, rows_of
 from sondos_mcp.results import Outcome, success
 from sondos_mcp.schema import model_schema
-from sondos_mcp.validation import check_update, offered_fix
+from sondos_mcp.vocabulary import STORED_DIRECTION
 
 if TYPE_CHECKING:
     from mcp.server.context import ServerRequestContext
@@ -78,29 +79,15 @@ class UpdateOutcome(Outcome):
 
 UPDATE_DESCRIPTION = (
     "Change one assistant's settings: id plus only the fields to change. Checked before sending; "
-    "a refusal lists each problem with its fix."
+    "a refusal lists each problem with its fix or candidates."
 )
 
 
 async def update_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
-    verdict = check_update(arguments, UPDATE_INPUT_SCHEMA)
-    builder = FeedbackBuilder(UPDATE_INPUT_SCHEMA, arguments)
-    assistant_id = arguments.get("id") if type(arguments.get("id")) is int else None
-
-    async def current_mode() -> str | None:
-        if assistant_id is None:
-            return None
-        try:
-            row = await ctx.lookups.find_assistant(assistant_id)
-        except SondosError:
-            return None
-        return row.get("mode") if row else None
-
-    found, improved, warnings = await check_references(ctx.lookups, builder, arguments, verdict.problems, current_mode)
-    better = {p.field: p for p in improved}
-    problems: list[Problem] = [better.get(p.field, p) for p in verdict.problems] + found
-    if problems or verdict.args is None:
-        raise InvalidArguments(problems, offered_fix(arguments, problems, UPDATE_INPUT_SCHEMA))
+    verdict = await check_proposal(arguments, _check_context(ctx))
+    if not verdict.ok or verdict.args is None:
+        raise InvalidArguments(verdict.problems, verdict.suggested)
+    warnings = verdict.warnings
     args = verdict.args
     body = args.body(order=list(arguments))
     if args.dry_run:
@@ -122,6 +109,17 @@ async def update_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> Ca
     )
     lines = [f"Updated {label}: {', '.join(changed)}."] + [f"Warning: {w}" for w in warnings]
     return success(outcome, "\n".join(lines))
+
+
+def _check_context(ctx: ToolContext) -> CheckContext:
+    async def assistant_mode(assistant_id: int) -> str | None:
+        try:
+            row = await ctx.lookups.find_assistant(assistant_id)
+        except SondosError:
+            return None
+        return row.get("mode") if row else None
+
+    return CheckContext(UPDATE_INPUT_SCHEMA, ctx.lookups, assistant_mode)
 
 
 async def _preview(ctx: ToolContext, assistant_id: int, body: dict[str, Any], warnings: list[str]) -> CallToolResult:
@@ -191,7 +189,7 @@ def _row(stored: Mapping[str, Any]) -> AssistantRow:
         id=stored["id"],
         name=stored.get("name"),
         status=stored.get("status"),
-        direction=DIRECTION.get(stored.get("type", "")),
+        direction=STORED_DIRECTION.get(stored.get("type", "")),
         mode=stored.get("mode"),
     )
 

@@ -91,7 +91,7 @@ async def test_shared_mode_serves_a_real_session_with_the_servers_key(shared: Th
     """With the team token, a real MCP session updates through the server's own key."""
     async with mcp_session(shared.base_url, {"Authorization": f"Bearer {TOKEN}"}) as client:
         result = await client.call_tool("update_assistant", {"id": 12, "speech_speed": 0.9})
-        refused = await client.call_tool("update_assistant", {"id": 12, "speech_speed": 5})
+        refused = await client.call_tool("update_assistant", {"id": 12, "speech_speed": 1.25})
     assert not result.is_error
     assert refused.is_error
     assert refused.structured_content["problems"][0]["fix"]["value"] == 1.2

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from sondos_mcp.model import UpdateAssistantArgs
 from sondos_mcp.sandbox import LANGUAGES, MODELS, PHONE_NUMBERS, VOICES, SandboxServer, contract_validator
 from sondos_mcp.server import build_server
+from sondos_mcp.vocabulary import ENUM_SPELLINGS, FIELD_NAMES
 from tests.conftest import make_settings
 from tests.snapshots import snapshot
 
@@ -222,3 +223,92 @@ def test_property_run_is_big_enough(live: tuple[SandboxServer, BlockingPortal, C
     sandbox, _, _ = live
     assert len(sandbox.state.updates()) > 100
     assert len(sandbox.state.updates()) < 1900
+
+
+# --- every suggestion offered passes the server's own full check -------------------------------
+
+_NUMBER = st.one_of(
+    st.integers(-5, 40_000),
+    st.floats(-2, 200, allow_nan=False).map(lambda x: round(x, 2)),
+    st.sampled_from([0, 1, 5, 10, 19, 20, 30, 80, 100, 110, 600, 1200, 1201, 30000, 0.65, 1.25, 1.5]),
+)
+_UNITS = ["min", " minutes", "s", " sec", "ms", "%", " percent", "x", " words", "h", ""]
+_WORDY_NUMBER = st.tuples(_NUMBER, st.sampled_from(_UNITS)).map(lambda t: f"{t[0]}{t[1]}")
+_POOLS: dict[str, list[Any]] = {
+    "boolean": ["yes", "no", "on", "off", "true", "False", "enabled", 0, 1, "maybe", None],
+    "timezone": ["Riyadh", "GMT+3", "EST", "UTC-5", "+05:30", "New York", "asia/dubai", "Jeddah", "US", "Mars/Base"],
+    "voice_id": ["Layla", "Noura", "omar", "Laila", "2", 7, 4, 99],
+    "phone_number_id": ["+966 50 123 4567", "+14155550100", "null", "none", "104", 97144556677, 201],
+    "language": ["ar", "en-US", "Deutsch", "Arabic, English", "arabic", ["English"], "Klingon"],
+    "llm_model": ["gpt-4o mini", "GPT-5", "gpt-4.1", "openai/gpt-4o", "gemini-2.0-flash"],
+    "webhook_url": ["hooks.example.com/x", "https://null", "null", "", " https://a.example.com/h ", "my hook"],
+    "variables": ['{"a": "b"}', "a=1, b=2", [{"key": "a", "value": 1}], "text"],
+    "end_call_tool": ["After goodbye", {"desc": "After goodbye"}, '{"description": "x"}'],
+    "post_call_schema": [
+        {"name": "lead score", "type": "boolean", "description": "d"},
+        [{"key": "city", "data_type": "text", "desc": "City"}],
+        '[{"name": "a", "type": "str", "description": "d"}]',
+    ],
+}
+_ENUM_WORDS = sorted({w for spellings in ENUM_SPELLINGS.values() for w in spellings} | {"Pipeline", "RECEIVE", "vad "})
+
+
+def _mistake_for(name: str) -> st.SearchStrategy[Any]:
+    schema = PROPS.get(name, {})
+    if name in _POOLS:
+        return st.sampled_from(_POOLS[name])
+    if "enum" in schema:
+        return st.sampled_from(_ENUM_WORDS)
+    if "boolean" in _types(schema):
+        return st.sampled_from(_POOLS["boolean"])
+    if {"number", "integer"} & set(_types(schema)):
+        return st.one_of(_NUMBER, _WORDY_NUMBER, st.sampled_from(["max", "normal", "fast", "unlimited", "off"]))
+    return st.one_of(st.text(max_size=5), st.integers(), st.none())
+
+
+ADOPTED: dict[str, int] = {"suggestions": 0, "candidates": 0}
+
+
+def mistaken_proposals() -> st.SearchStrategy[dict[str, Any]]:
+    """Proposals as agents get them wrong: other fields' names, units and words in values, wrong scales."""
+    fields = sorted(n for n in PROPS if n not in ("id", "dry_run"))
+
+    def entry(name: str) -> st.SearchStrategy[tuple[str, Any]]:
+        given_as = st.sampled_from([name, name, *FIELD_NAMES.get(name, ())])
+        return st.tuples(given_as, _mistake_for(name))
+
+    entries = st.lists(st.sampled_from(fields), min_size=1, max_size=3, unique=True).flatmap(
+        lambda names: st.tuples(*[entry(n) for n in names])
+    )
+    return st.tuples(st.sampled_from([12, 13, 14, "12"]), entries).map(lambda t: {"id": t[0]} | dict(t[1]))
+
+
+@settings(
+    max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(proposal=st.one_of(mistaken_proposals(), proposals(REFS)))
+def test_every_suggestion_offered_passes_the_full_check(live: tuple[SandboxServer, BlockingPortal, Client], proposal):
+    """Whenever suggested_arguments is offered, sending it as is passes every check, live references
+    included, and is forwarded exactly; and a refusal with candidates never carries a suggestion."""
+    sandbox, portal, session = live
+    result = portal.call(session.call_tool, "update_assistant", proposal | {"dry_run": True})
+    structured = result.structured_content or {}
+    suggested = structured.get("suggested_arguments")
+    if any(p.get("candidates") for p in structured.get("problems", [])):
+        ADOPTED["candidates"] += 1
+        assert suggested is None
+    if suggested is None:
+        return
+    ADOPTED["suggestions"] += 1
+    assert all("fix" in p and p["fix"]["interpretation"] for p in structured["problems"])
+    before = len(sandbox.state.updates())
+    again = portal.call(session.call_tool, "update_assistant", {**suggested, "dry_run": False})
+    assert not again.is_error, (proposal, suggested, again.structured_content)
+    (put,) = sandbox.state.updates()[before:]
+    assert put.body == {k: v for k, v in suggested.items() if k not in ("id", "dry_run")}
+
+
+def test_suggestion_property_run_adopted_suggestions():
+    """The run above adopted many suggestions and met many candidate answers (it was not vacuous)."""
+    assert ADOPTED["suggestions"] >= 50, ADOPTED
+    assert ADOPTED["candidates"] >= 30, ADOPTED

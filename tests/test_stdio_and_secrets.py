@@ -33,7 +33,7 @@ async def test_stdio_process_refuses_then_applies_corrected_proposal(sandbox: Sa
     async with Client(params) as client:
         listed = await client.list_tools()
         assert "update_assistant" in {t.name for t in listed.tools}
-        wrong = await client.call_tool("update_assistant", {"id": 12, "speech_speed": 5, "type": "inbound"})
+        wrong = await client.call_tool("update_assistant", {"id": 12, "speech_speed": 1.25, "type": "inbound"})
         assert wrong.is_error
         suggested = wrong.structured_content["suggested_arguments"]
         assert suggested == {"id": 12, "speech_speed": 1.2, "calls_direction": "receive"}

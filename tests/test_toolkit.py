@@ -118,7 +118,7 @@ async def test_get_assistant_for_a_missing_id_is_not_found(client: Client):
         ({"voice_id": 99}, "voice_id", "unknown_reference", None, "Layla"),
         ({"voice_id": "Layla"}, "voice_id", "wrong_type", 2, "Layla"),
         ({"voice_id": 4}, "voice_id", "wrong_mode", None, "pipeline"),
-        ({"voice_id": 2, "engine_type": "multimodal"}, "voice_id", "wrong_mode", 7, "Layla Realtime"),
+        ({"voice_id": 2, "engine_type": "multimodal"}, "voice_id", "wrong_mode", None, "Layla Realtime"),
         ({"phone_number_id": 201}, "phone_number_id", "unknown_reference", None, "+966112345678"),
         ({"phone_number_id": "+966 50 123 4567"}, "phone_number_id", "wrong_type", 102, "102"),
         ({"language": "arabic"}, "language", "unknown_reference", "Arabic", "Arabic"),
@@ -191,9 +191,9 @@ async def test_dry_run_returns_a_per_field_diff_and_sends_nothing(client: Client
 
 async def test_dry_run_still_refuses_invalid_proposals(client: Client, sandbox: SandboxServer):
     """A preview runs every check: a wrong value is refused the same way."""
-    is_error, structured, _ = await call(client, "update_assistant", {"id": 12, "speech_speed": 5, "dry_run": True})
+    is_error, structured, _ = await call(client, "update_assistant", {"id": 12, "speech_speed": 1.25, "dry_run": True})
     assert is_error
-    assert structured["problems"][0]["fix"] == {"field": "speech_speed", "value": 1.2}
+    assert structured["problems"][0]["fix"]["value"] == 1.2
     assert sandbox.state.updates() == []
 
 

@@ -27,8 +27,14 @@ NUMERIC_BOUNDS = [
 ]
 
 EDGES = [(field, value) for field, lo, hi, _, _ in NUMERIC_BOUNDS for value in (lo, hi)]
+# Below the minimum of a seconds field, the number also reads as minutes (19 → 19 min) or as "off" (0):
+# those get candidates, not a fix.
+SEVERAL_READINGS = {("max_call_duration", 19), ("re_engagement_interval", 6), ("max_silence_duration", 0)}
 PAST = [
-    (field, value, fix) for field, lo, hi, below, above in NUMERIC_BOUNDS for value, fix in ((below, lo), (above, hi))
+    (field, value, fix)
+    for field, lo, hi, below, above in NUMERIC_BOUNDS
+    for value, fix in ((below, lo), (above, hi))
+    if (field, value) not in SEVERAL_READINGS
 ]
 
 
@@ -40,6 +46,15 @@ async def call(client: Client, arguments: dict[str, Any]) -> tuple[bool, dict[st
 
 def problems_by_field(structured: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {p["field"]: p for p in structured.get("problems", [])}
+
+
+def fix_of(problem: dict[str, Any]) -> dict[str, Any] | None:
+    """The problem's fix without its interpretation, which every fix must state."""
+    fix = problem.get("fix")
+    if fix is None:
+        return None
+    assert fix["interpretation"].strip()
+    return {"field": fix["field"], "value": fix["value"]}
 
 
 @pytest.mark.parametrize(("field", "value"), EDGES)
@@ -64,10 +79,26 @@ async def test_value_just_past_bound_is_refused_with_nearest_bound(
     problem = problems_by_field(structured)[field]
     assert problem["code"] == "out_of_range"
     assert problem["received"] == value
-    assert problem["fix"] == {"field": field, "value": nearest}
+    assert fix_of(problem) == {"field": field, "value": nearest}
     assert {"minimum", "maximum"} <= set(problem["allowed"])
     assert field in text
     assert "Fix" in text
+
+
+@pytest.mark.parametrize(("field", "value"), sorted(SEVERAL_READINGS))
+async def test_number_below_a_seconds_minimum_gets_candidates_not_a_fix(
+    client: Client, sandbox: SandboxServer, field: str, value: int
+):
+    """19 for max_call_duration may be 19 s or 19 minutes, 0 may mean off: candidates, no fix, no suggestion."""
+    is_error, structured, text = await call(client, {"id": 12, field: value})
+    assert is_error
+    assert sandbox.state.updates() == []
+    problem = problems_by_field(structured)[field]
+    assert "fix" not in problem
+    assert len(problem["candidates"]) >= 2
+    assert all(c["interpretation"] for c in problem["candidates"])
+    assert "suggested_arguments" not in structured
+    assert "Which was meant?" in text
 
 
 @pytest.mark.parametrize(
@@ -91,7 +122,7 @@ async def test_string_longer_than_documented_limit_is_refused(
     problem = problems_by_field(structured)[field]
     assert problem["code"] == "too_long"
     assert problem["allowed"]["maxLength"] == limit
-    assert len(problem["fix"]["value"]) == limit
+    assert "fix" not in problem  # text is never cut short to fit
     assert all(put.body.get(outer) != proposal(limit + 1)[outer] for put in sandbox.state.updates())
 
 
@@ -158,27 +189,36 @@ async def test_enum_case_or_synonym_slip_gets_intended_value(client: Client, fie
     assert is_error
     problem = problems_by_field(structured)[field]
     assert problem["code"] == "not_allowed"
-    assert problem["fix"]["value"] == intended
+    assert fix_of(problem)["value"] == intended
     assert intended in problem["allowed"]["enum"]
 
 
 @pytest.mark.parametrize(
-    ("name", "value", "intended", "intended_value"),
+    ("name", "value", "intended", "renamed_value", "suggested_value"),
     [
-        ("temperature", 0.3, "llm_temperature", 0.3),
-        ("voice_speed", 0.9, "speech_speed", 0.9),
-        ("assistant_id", 12, "id", 12),
-        ("speechSpeed", 0.8, "speech_speed", 0.8),
-        ("speach_speed", 0.8, "speech_speed", 0.8),
-        ("type", "inbound", "calls_direction", "receive"),
-        ("name", "Riyadh Sales", "assistant_name", "Riyadh Sales"),
-        ("max_duration", 5000, "max_call_duration", 1200),
+        ("temperature", 0.3, "llm_temperature", 0.3, 0.3),
+        ("voice_speed", 0.9, "speech_speed", 0.9, 0.9),
+        ("assistant_id", 12, "id", 12, 12),
+        ("speechSpeed", 0.8, "speech_speed", 0.8, 0.8),
+        ("speach_speed", 0.8, "speech_speed", 0.8, 0.8),
+        ("type", "inbound", "calls_direction", "inbound", "receive"),
+        ("name", "Riyadh Sales", "assistant_name", "Riyadh Sales", "Riyadh Sales"),
+        ("max_duration", 5000, "max_call_duration", 5000, None),
+        ("max_call_duration_minutes", 10, "max_call_duration", 600, 600),
+        ("silenceTimeoutMs", 30000, "max_silence_duration", 30, 30),
     ],
 )
 async def test_unknown_field_gets_intended_field_and_value(
-    client: Client, sandbox: SandboxServer, name: str, value: Any, intended: str, intended_value: Any
+    client: Client,
+    sandbox: SandboxServer,
+    name: str,
+    value: Any,
+    intended: str,
+    renamed_value: Any,
+    suggested_value: Any,
 ):
-    """An unknown or misspelled field is refused, naming the intended field with a valid value."""
+    """An unknown or misspelled field is refused, naming the intended field (a unit in the name converted);
+    the suggestion carries the value fixed too, or is absent when the value has several readings."""
     arguments = {name: value} if name == "assistant_id" else {"id": 12, name: value}
     if name == "assistant_id":
         arguments["speech_speed"] = 0.9
@@ -187,12 +227,19 @@ async def test_unknown_field_gets_intended_field_and_value(
     assert sandbox.state.updates() == []
     problem = problems_by_field(structured)[name]
     assert problem["code"] == "unknown_field"
-    assert problem["fix"] == {"field": intended, "value": intended_value}
+    assert fix_of(problem) == {"field": intended, "value": renamed_value}
+    assert structured.get("suggested_arguments", {}).get(intended) == suggested_value
 
 
 async def test_every_problem_is_reported_in_one_round_with_suggested_arguments(client: Client, sandbox: SandboxServer):
     """All problems come back at once, and when each has a fix the corrected proposal is offered and valid."""
-    wrong = {"id": 12, "speech_speed": 5, "calls_direction": "inbound", "temperature": 0.3, "engine_type": "Pipeline"}
+    wrong = {
+        "id": 12,
+        "speech_speed": 1.25,
+        "calls_direction": "inbound",
+        "temperature": 0.3,
+        "engine_type": "Pipeline",
+    }
     is_error, structured, _ = await call(client, wrong)
     assert is_error
     assert set(problems_by_field(structured)) == {"speech_speed", "calls_direction", "temperature", "engine_type"}
@@ -227,13 +274,17 @@ async def test_explicit_null_is_forwarded_where_it_has_a_meaning(client: Client,
     assert sandbox.state.updates()[0].body == {field: None}
 
 
-async def test_active_webhook_without_url_is_refused_with_fix(client: Client, sandbox: SandboxServer):
-    """is_webhook_active true together with webhook_url null is refused; the fix turns the webhook off."""
+async def test_active_webhook_without_url_is_refused_without_reversing_the_request(
+    client: Client, sandbox: SandboxServer
+):
+    """is_webhook_active true with webhook_url null is refused; turning it off is explained, never suggested."""
     is_error, structured, _ = await call(client, {"id": 12, "is_webhook_active": True, "webhook_url": None})
     assert is_error
     problem = problems_by_field(structured)["webhook_url"]
     assert problem["code"] == "conflict"
-    assert problem["fix"] == {"field": "is_webhook_active", "value": False}
+    assert "fix" not in problem
+    assert "is_webhook_active false" in problem["message"]
+    assert "suggested_arguments" not in structured
     assert sandbox.state.updates() == []
 
 
@@ -285,7 +336,8 @@ async def test_timezone_must_be_an_iana_name(client: Client, sandbox: SandboxSer
     """A timezone that is not an IANA name is refused, with the zone meant when it can be told."""
     is_error, structured, _ = await call(client, {"id": 12, "timezone": value})
     assert is_error
-    assert problems_by_field(structured)["timezone"].get("fix", {}).get("value") == fix
+    problem = problems_by_field(structured)["timezone"]
+    assert (fix_of(problem) or {}).get("value") == fix
     assert sandbox.state.updates() == []
 
 
@@ -324,8 +376,30 @@ async def test_suggestion_is_offered_only_when_it_would_pass(client: Client, san
     """A renamed field whose value is still wrong gets its fix, but no suggested_arguments that would fail again."""
     is_error, structured, _ = await call(client, {"id": 12, "speed": "fast"})
     assert is_error
-    assert problems_by_field(structured)["speed"]["fix"] == {"field": "speech_speed", "value": "fast"}
+    assert fix_of(problems_by_field(structured)["speed"]) == {"field": "speech_speed", "value": "fast"}
+    assert "fix" not in problems_by_field(structured)["speech_speed"]
     assert "suggested_arguments" not in structured
     _, renamed, _ = await call(client, {"id": 12, "webhook": "hooks.example.com/x"})
     assert renamed["suggested_arguments"] == {"id": 12, "webhook_url": "https://hooks.example.com/x"}
+    assert sandbox.state.updates() == []
+
+
+async def test_voice_by_name_is_judged_against_the_assistant_the_fixed_id_names(client: Client, sandbox: SandboxServer):
+    """With the id given as a string, a voice of the other engine is still refused, not suggested."""
+    is_error, structured, _ = await call(client, {"id": "12", "voice_id": "Noura"})
+    assert is_error
+    assert problems_by_field(structured)["voice_id"]["code"] == "wrong_mode"
+    assert "suggested_arguments" not in structured
+    assert sandbox.state.updates() == []
+
+
+@pytest.mark.parametrize("active", [True, "true", "yes"])
+async def test_webhook_conflict_is_told_in_the_first_round_however_true_is_spelt(
+    client: Client, sandbox: SandboxServer, active: Any
+):
+    """An active webhook with its URL removed is a conflict, also when true and null are spelt as words."""
+    is_error, structured, _ = await call(client, {"id": 12, "is_webhook_active": active, "webhook_url": "null"})
+    assert is_error
+    assert problems_by_field(structured)["webhook_url"]["code"] == "conflict"
+    assert "suggested_arguments" not in structured
     assert sandbox.state.updates() == []

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sondos_mcp import vocabulary
+
 DEMO_KEY = "1|sandbox-demo-key"
 OTHER_KEY = "2|sandbox-other-team-key"
 
 # Stored-shape names of the update fields that are not stored under their own name.
-STORED_NAME = {
-    "assistant_name": "name",
-    "calls_direction": "type",
-    "engine_type": "mode",
-    "max_call_duration": "max_duration",
-    "record_call": "record",
-    "filler_audios": "fillers",
-    "re_engagement_interval": "reengagement_interval",
-}
+STORED_NAME = vocabulary.STORED_NAME
 LIST_FIELDS = [
     "id",
     "name",

@@ -112,7 +112,7 @@ async def check_langchain(server_python: str) -> None:
         # Depending on its version the adapter returns an isError result's content to the model or raises
         # ToolException with it; either way the model must see the per-field fix.
         try:
-            seen = str(await update.ainvoke({"id": 12, "speech_speed": 5}))
+            seen = str(await update.ainvoke({"id": 12, "speech_speed": 1.25}))
         except Exception as exc:
             seen = f"{type(exc).__name__}: {exc}"
         report(
