@@ -183,3 +183,14 @@ def test_readme_inspector_command_runs_one_request():
     answer = json.loads(proc.stdout)
     assert answer["isError"] is True
     assert [p["field"] for p in answer["structuredContent"]["problems"]] == ["speech_speed"]
+
+
+@pytest.mark.anyio
+async def test_readme_refusal_example_is_what_the_server_answers(client: Client):
+    """The README's opening example is the server's own answer to the proposal it shows, word for word."""
+    (example,) = blocks("text")
+    first, *expected = example.strip().splitlines()
+    arguments = json.loads(first.removeprefix("→ update_assistant "))
+    result = await client.call_tool("update_assistant", arguments)
+    assert result.is_error
+    assert result.content[0].text.splitlines() == expected
