@@ -9,36 +9,17 @@ Written from the contract, the way LLM agents misuse tool schemas. Categories:
 Context (the sandbox's demo account): assistant 12 is pipeline/outbound, 13 multimodal/inbound,
 14 pipeline/English. Voices: pipeline 1 Sarah, 2 Layla, 3 Omar, 6 James; multimodal 4 Noura,
 5 Khalid, 7 Layla Realtime. Phone numbers 101 +966112345678, 102 +966501234567, 103 +97144556677,
-104 +442071234567. Run `python tests/corpus/build_corpus.py` to rewrite the file.
+104 +442071234567. Run `python -m tests.corpus.build_corpus` to rewrite the file.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-CASES: list[dict[str, Any]] = []
+from tests.corpus.cases import Corpus
 
-
-def valid(args: dict[str, Any], note: str = "") -> None:
-    CASES.append({"category": "valid", "args": {"id": 12} | args, "note": note})
-
-
-def repair(args: dict[str, Any], suggested: dict[str, Any], note: str, aid: int = 12) -> None:
-    CASES.append({"category": "repair", "args": {"id": aid} | args, "suggested": {"id": aid} | suggested, "note": note})
-
-
-def ambiguous(args: dict[str, Any], field: str, note: str, includes: list[Any] | None = None, aid: int = 12) -> None:
-    case = {"category": "ambiguous", "args": {"id": aid} | args, "field": field, "note": note}
-    if includes is not None:
-        case["includes"] = includes
-    CASES.append(case)
-
-
-def refuse(args: dict[str, Any], note: str, aid: int | None = 12) -> None:
-    CASES.append({"category": "refuse", "args": ({"id": aid} if aid is not None else {}) | args, "note": note})
-
+corpus = Corpus(default_id=12, notes=True)
+valid, repair, ambiguous, refuse = corpus.valid, corpus.repair, corpus.ambiguous, corpus.refuse
 
 # --- valid: forwarded exactly ---------------------------------------------------------------
 valid({"speech_speed": 0.9})
@@ -454,7 +435,7 @@ repair(
 
 # The id.
 repair({"speech_speed": 0.9} | {"id": "12"}, {"speech_speed": 0.9}, "id as a string")
-CASES.append(
+corpus.cases.append(
     {
         "category": "repair",
         "args": {"assistant_id": 14, "record_call": True},
@@ -462,7 +443,7 @@ CASES.append(
         "note": "assistant_id for id",
     }
 )
-CASES.append(
+corpus.cases.append(
     {
         "category": "repair",
         "args": {"assistantId": 12, "speed": 0.9},
@@ -684,11 +665,4 @@ refuse({"max_call_duration": "a while"}, "no amount")
 
 
 if __name__ == "__main__":
-    out = Path(__file__).with_name("repair.jsonl")
-    with out.open("w", encoding="utf-8") as fh:
-        for i, case in enumerate(CASES, 1):
-            fh.write(json.dumps({"case": i} | case, ensure_ascii=False) + "\n")
-    counts: dict[str, int] = {}
-    for case in CASES:
-        counts[case["category"]] = counts.get(case["category"], 0) + 1
-    print(out, len(CASES), counts)
+    corpus.write(Path(__file__).with_name("repair.jsonl"))

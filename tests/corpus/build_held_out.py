@@ -4,28 +4,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-CASES: list[dict[str, Any]] = []
+from tests.corpus.cases import Corpus
 
-
-def valid(args: dict[str, Any]) -> None:
-    CASES.append({"category": "valid", "args": args})
-
-
-def repair(args: dict[str, Any], suggested: dict[str, Any]) -> None:
-    CASES.append({"category": "repair", "args": args, "suggested": suggested})
-
-
-def ambiguous(args: dict[str, Any], field: str, includes: list[Any]) -> None:
-    CASES.append({"category": "ambiguous", "args": args, "field": field, "includes": includes})
-
-
-def refuse(args: dict[str, Any]) -> None:
-    CASES.append({"category": "refuse", "args": args})
-
+corpus = Corpus()
+valid, repair, ambiguous, refuse = corpus.valid, corpus.repair, corpus.ambiguous, corpus.refuse
 
 valid({"id": 14, "language": "English", "speech_speed": 1.05})
 valid({"id": 16, "webhook_url": "https://hooks.example.com/bookings-v2", "is_webhook_active": True})
@@ -94,16 +78,16 @@ repair(
 )
 repair({"id": 12, "llm_temperature": 2}, {"id": 12, "llm_temperature": 1})
 
-ambiguous({"id": 12, "max_call_duration": 8}, "max_call_duration", [480])
-ambiguous({"id": 12, "max_silence_duration": 5000}, "max_silence_duration", [5])
-ambiguous({"id": 12, "voice_similarity": 90}, "voice_similarity", [0.9])
-ambiguous({"id": 12, "speech_speed": 1.5}, "speech_speed", [1.2])
-ambiguous({"id": 12, "timezone": "EDT"}, "timezone", ["America/New_York"])
-ambiguous({"id": 12, "timezone": "BST"}, "timezone", ["Europe/London"])
-ambiguous({"id": 12, "language": "English/Arabic"}, "language", ["English", "Arabic"])
-ambiguous({"id": 12, "re_engagement_interval": 1000}, "re_engagement_interval", [600])
-ambiguous({"id": 12, "max_call_duration": "half an hour"}, "max_call_duration", [1200])
-ambiguous({"id": 12, "voice_id": "Layla", "engine_type": "realtime"}, "voice_id", [7])
+ambiguous({"id": 12, "max_call_duration": 8}, "max_call_duration", includes=[480])
+ambiguous({"id": 12, "max_silence_duration": 5000}, "max_silence_duration", includes=[5])
+ambiguous({"id": 12, "voice_similarity": 90}, "voice_similarity", includes=[0.9])
+ambiguous({"id": 12, "speech_speed": 1.5}, "speech_speed", includes=[1.2])
+ambiguous({"id": 12, "timezone": "EDT"}, "timezone", includes=["America/New_York"])
+ambiguous({"id": 12, "timezone": "BST"}, "timezone", includes=["Europe/London"])
+ambiguous({"id": 12, "language": "English/Arabic"}, "language", includes=["English", "Arabic"])
+ambiguous({"id": 12, "re_engagement_interval": 1000}, "re_engagement_interval", includes=[600])
+ambiguous({"id": 12, "max_call_duration": "half an hour"}, "max_call_duration", includes=[1200])
+ambiguous({"id": 12, "voice_id": "Layla", "engine_type": "realtime"}, "voice_id", includes=[7])
 
 refuse({"id": 12, "llm_model": "gpt-4o-realtime"})
 refuse({"id": 12, "language": "Swahili"})
@@ -119,11 +103,4 @@ refuse({"id": 12, "system_prompt": None})
 refuse({"agent_id": 12, "assistant_id": 13, "speech_speed": 0.9})
 
 if __name__ == "__main__":
-    out = Path(__file__).with_name("held_out.jsonl")
-    with out.open("w", encoding="utf-8") as fh:
-        for i, case in enumerate(CASES, 1):
-            fh.write(json.dumps({"case": i} | case, ensure_ascii=False) + "\n")
-    counts: dict[str, int] = {}
-    for case in CASES:
-        counts[case["category"]] = counts.get(case["category"], 0) + 1
-    print(out, len(CASES), counts)
+    corpus.write(Path(__file__).with_name("held_out.jsonl"))

@@ -4,28 +4,12 @@ held-out run, and run once as written. Same categories and context as `build_cor
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-CASES: list[dict[str, Any]] = []
+from tests.corpus.cases import Corpus
 
-
-def valid(args: dict[str, Any]) -> None:
-    CASES.append({"category": "valid", "args": args})
-
-
-def repair(args: dict[str, Any], suggested: dict[str, Any]) -> None:
-    CASES.append({"category": "repair", "args": args, "suggested": suggested})
-
-
-def ambiguous(args: dict[str, Any], field: str, includes: list[Any]) -> None:
-    CASES.append({"category": "ambiguous", "args": args, "field": field, "includes": includes})
-
-
-def refuse(args: dict[str, Any]) -> None:
-    CASES.append({"category": "refuse", "args": args})
-
+corpus = Corpus()
+valid, repair, ambiguous, refuse = corpus.valid, corpus.repair, corpus.ambiguous, corpus.refuse
 
 valid({"id": 12, "timezone": "Asia/Kolkata", "language": "Hindi"})
 valid({"id": 13, "engine_type": "multimodal", "voice_id": 4, "speech_speed": 0.85})
@@ -80,14 +64,14 @@ for args, fixed in [
 ]:
     repair({"id": 12} | args, {"id": 12} | fixed)
 
-ambiguous({"id": 12, "max_call_duration": 12}, "max_call_duration", [720])
-ambiguous({"id": 12, "voice_stability": 60}, "voice_stability", [0.6])
-ambiguous({"id": 12, "max_silence_duration": 180}, "max_silence_duration", [120])
-ambiguous({"id": 12, "timezone": "MST"}, "timezone", ["America/Denver", "America/Phoenix"])
-ambiguous({"id": 12, "timezone": "Australia"}, "timezone", ["Australia/Sydney"])
-ambiguous({"id": 12, "language": "Arabic or English"}, "language", ["Arabic", "English"])
-ambiguous({"id": 12, "speech_speed": "slow"}, "speech_speed", [0.9])
-ambiguous({"id": 12, "re_engagement_interval": 3}, "re_engagement_interval", [180])
+ambiguous({"id": 12, "max_call_duration": 12}, "max_call_duration", includes=[720])
+ambiguous({"id": 12, "voice_stability": 60}, "voice_stability", includes=[0.6])
+ambiguous({"id": 12, "max_silence_duration": 180}, "max_silence_duration", includes=[120])
+ambiguous({"id": 12, "timezone": "MST"}, "timezone", includes=["America/Denver", "America/Phoenix"])
+ambiguous({"id": 12, "timezone": "Australia"}, "timezone", includes=["Australia/Sydney"])
+ambiguous({"id": 12, "language": "Arabic or English"}, "language", includes=["Arabic", "English"])
+ambiguous({"id": 12, "speech_speed": "slow"}, "speech_speed", includes=[0.9])
+ambiguous({"id": 12, "re_engagement_interval": 3}, "re_engagement_interval", includes=[180])
 
 refuse({"id": 12, "llm_model": "llama-3-70b"})
 refuse({"id": 12, "voice_id": 42})
@@ -99,11 +83,4 @@ refuse({"id": 12, "calls_direction": "receive", "direction": "make"})
 refuse({"id": 12, "post_call_schema": [{"name": "", "type": "string", "description": "x"}]})
 
 if __name__ == "__main__":
-    out = Path(__file__).with_name("held_out_2.jsonl")
-    with out.open("w", encoding="utf-8") as fh:
-        for i, case in enumerate(CASES, 1):
-            fh.write(json.dumps({"case": i} | case, ensure_ascii=False) + "\n")
-    counts: dict[str, int] = {}
-    for case in CASES:
-        counts[case["category"]] = counts.get(case["category"], 0) + 1
-    print(out, len(CASES), counts)
+    corpus.write(Path(__file__).with_name("held_out_2.jsonl"))

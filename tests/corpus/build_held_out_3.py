@@ -4,28 +4,12 @@ two held-out runs, and run once as written. Same categories and context as `buil
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-CASES: list[dict[str, Any]] = []
+from tests.corpus.cases import Corpus
 
-
-def valid(args: dict[str, Any]) -> None:
-    CASES.append({"category": "valid", "args": args})
-
-
-def repair(args: dict[str, Any], suggested: dict[str, Any]) -> None:
-    CASES.append({"category": "repair", "args": args, "suggested": suggested})
-
-
-def ambiguous(args: dict[str, Any], field: str, includes: list[Any]) -> None:
-    CASES.append({"category": "ambiguous", "args": args, "field": field, "includes": includes})
-
-
-def refuse(args: dict[str, Any]) -> None:
-    CASES.append({"category": "refuse", "args": args})
-
+corpus = Corpus()
+valid, repair, ambiguous, refuse = corpus.valid, corpus.repair, corpus.ambiguous, corpus.refuse
 
 valid({"id": 16, "is_webhook_active": False, "webhook_url": None})
 valid({"id": 12, "voice_id": 1, "speech_speed": 1, "voice_stability": 0.5})
@@ -69,12 +53,12 @@ for args, fixed in [
     repair({"id": 12} | args, {"id": 12} | fixed)
 repair({"assistantID": 12, "record": False}, {"id": 12, "record_call": False})
 
-ambiguous({"id": 12, "max_call_duration": 2}, "max_call_duration", [120])
-ambiguous({"id": 12, "ambient_sound_volume": 30}, "ambient_sound_volume", [0.3])
-ambiguous({"id": 12, "timezone": "IST"}, "timezone", ["Asia/Kolkata"])
-ambiguous({"id": 12, "max_silence_duration": -1}, "max_silence_duration", [120])
-ambiguous({"id": 12, "language": "English & Arabic"}, "language", ["English", "Arabic"])
-ambiguous({"id": 12, "voice_id": "Layla", "mode": "multimodal"}, "voice_id", [7])
+ambiguous({"id": 12, "max_call_duration": 2}, "max_call_duration", includes=[120])
+ambiguous({"id": 12, "ambient_sound_volume": 30}, "ambient_sound_volume", includes=[0.3])
+ambiguous({"id": 12, "timezone": "IST"}, "timezone", includes=["Asia/Kolkata"])
+ambiguous({"id": 12, "max_silence_duration": -1}, "max_silence_duration", includes=[120])
+ambiguous({"id": 12, "language": "English & Arabic"}, "language", includes=["English", "Arabic"])
+ambiguous({"id": 12, "voice_id": "Layla", "mode": "multimodal"}, "voice_id", includes=[7])
 
 refuse({"id": 12, "llm_model": "o1-preview"})
 refuse({"id": 12, "phone_number_id": "+966 55 000 0000"})
@@ -84,11 +68,4 @@ refuse({"id": 12, "transfer_to": "+966501234567"})
 refuse({"id": 12, "assistant_name": "A" * 300})
 
 if __name__ == "__main__":
-    out = Path(__file__).with_name("held_out_3.jsonl")
-    with out.open("w", encoding="utf-8") as fh:
-        for i, case in enumerate(CASES, 1):
-            fh.write(json.dumps({"case": i} | case, ensure_ascii=False) + "\n")
-    counts: dict[str, int] = {}
-    for case in CASES:
-        counts[case["category"]] = counts.get(case["category"], 0) + 1
-    print(out, len(CASES), counts)
+    corpus.write(Path(__file__).with_name("held_out_3.jsonl"))
