@@ -9,11 +9,14 @@ the checkout beside the tests from shadowing it.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
@@ -50,6 +53,20 @@ def server_command() -> list[str]:
     """How users start the server: the installed `sondos-mcp` script (python -m as a fallback)."""
     script = Path(sys.executable).with_name("sondos-mcp")
     return [str(script)] if script.exists() else [sys.executable, "-m", "sondos_mcp"]
+
+
+def wait_until_healthy(base: str, proc: subprocess.Popen[Any], timeout: float = 60) -> None:
+    """Wait for a server process's /healthz to answer 200; fail if it exits or never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None, f"the server exited with status {proc.returncode}"
+        assert time.monotonic() < deadline, f"the server did not answer /healthz within {timeout} s"
+        time.sleep(0.2)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import logging
 import os
 import socket
 import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,7 +23,7 @@ from sondos_mcp.config import Settings
 from sondos_mcp.http import create_app
 from sondos_mcp.sandbox import DEMO_KEY, OTHER_KEY, SandboxServer
 from sondos_mcp.sandbox.loopback import ThreadedServer
-from tests.conftest import server_command
+from tests.conftest import server_command, wait_until_healthy
 
 pytestmark = pytest.mark.anyio
 
@@ -197,13 +196,7 @@ def test_stateless_calls_work_on_any_of_two_workers(sandbox: SandboxServer):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_until_healthy(base, proc)
         call = {
             "jsonrpc": "2.0",
             "id": 2,

@@ -20,7 +20,7 @@ from sondos_mcp.config import Settings
 from sondos_mcp.http import create_app
 from sondos_mcp.sandbox import DEMO_KEY, SandboxServer
 from sondos_mcp.sandbox.loopback import ThreadedServer
-from tests.conftest import server_command
+from tests.conftest import server_command, wait_until_healthy
 from tests.test_http import ACCEPT, INIT, free_port, post
 
 TOKEN = "team-token-5b1e"
@@ -136,15 +136,7 @@ def http_server(open_files: int = 1024, **env: str) -> Iterator[str]:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    assert time.monotonic() < deadline, "the server did not start"
-                    assert proc.poll() is None, "the server exited"
-                    time.sleep(0.2)
+            wait_until_healthy(base, proc)
             yield base
         finally:
             proc.terminate()

@@ -14,13 +14,11 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -28,7 +26,7 @@ from sondos_mcp.config import Settings
 from sondos_mcp.http import create_app
 from sondos_mcp.sandbox import DEMO_KEY, SandboxServer
 from sondos_mcp.sandbox.loopback import ThreadedServer
-from tests.conftest import server_command
+from tests.conftest import server_command, wait_until_healthy
 
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE / "node_modules"
@@ -87,16 +85,7 @@ def installed_http_server(log: Path) -> Iterator[str]:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert proc.poll() is None, f"sondos-mcp exited: {log.read_text()[-2000:]}"
-                assert time.monotonic() < deadline, f"sondos-mcp not ready: {log.read_text()[-2000:]}"
-                time.sleep(0.2)
+            wait_until_healthy(base, proc)
             yield f"{base}/mcp"
         finally:
             proc.terminate()
