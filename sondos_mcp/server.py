@@ -16,6 +16,7 @@ from mcp_types import (
     INVALID_PARAMS,
     CallToolRequestParams,
     CallToolResult,
+    InputRequiredResult,
     ListToolsResult,
     PaginatedRequestParams,
     Tool,
@@ -23,9 +24,12 @@ from mcp_types import (
 from pydantic import SecretStr
 
 from sondos_mcp import __version__
+from sondos_mcp.changes import Trust
 from sondos_mcp.client import KeySource, SondosApi
 from sondos_mcp.config import Settings
+from sondos_mcp.confirm import NeedsInput
 from sondos_mcp.errors import SondosError
+from sondos_mcp.policy import Policy
 from sondos_mcp.references import Lookups, TTLCache
 from sondos_mcp.results import error_result
 from sondos_mcp.tools import TOOLS, TOOLS_BY_NAME, ToolContext, ToolSpec
@@ -41,20 +45,23 @@ INSTRUCTIONS = (
 )
 
 
-def _listing(tool: ToolSpec) -> Tool:
+def _listing(tool: ToolSpec, policy: Policy | None = None) -> Tool:
     return Tool(
         name=tool.name,
         title=tool.title,
         description=tool.description,
-        input_schema=tool.input_schema,
+        input_schema=policy.narrow(tool.input_schema)
+        if policy and tool.name == "update_assistant"
+        else tool.input_schema,
         output_schema=tool.output_schema,
         annotations=tool.annotations,
     )
 
 
-def tool_listing() -> ListToolsResult:
-    """What tools/list answers: the same for every caller, so built once per server."""
-    return ListToolsResult(tools=[_listing(t) for t in TOOLS])
+def tool_listing(policy: Policy | None = None) -> ListToolsResult:
+    """What tools/list answers under a policy (read-only lists no write tool); built once per policy."""
+    tools = [t for t in TOOLS if policy is None or not (policy.read_only and t.writes)]
+    return ListToolsResult(tools=[_listing(t, policy) for t in tools])
 
 
 # The key of the call being served, when each caller brings its own (HTTP per-user mode). Set in
@@ -67,30 +74,43 @@ RequestKey = Callable[[Any], SecretStr | None]
 
 def build_server(settings: Settings, request_key: RequestKey | None = None) -> Server[ToolContext]:
     """The MCP server. With `request_key`, every call uses the key its caller sent, and only that."""
-    listing = tool_listing()
+    listings: dict[int, ListToolsResult] = {}
     key_source: KeySource | None = _call_key.get if request_key is not None else None
 
     @asynccontextmanager
     async def lifespan(_: Server[ToolContext]) -> AsyncIterator[ToolContext]:
         api = SondosApi(settings, key_source=key_source)
+        trust = await Trust.open(settings)
         try:
-            yield ToolContext(api=api, lookups=Lookups(api, TTLCache(ttl=60.0)))
+            yield ToolContext(api=api, lookups=Lookups(api, TTLCache(ttl=60.0)), trust=trust)
         finally:
+            await trust.aclose()
             await api.aclose()
 
     async def on_list_tools(
         ctx: ServerRequestContext[ToolContext], params: PaginatedRequestParams | None
     ) -> ListToolsResult:
-        return listing
+        policy = ctx.lifespan_context.trust.policy(ctx) if ctx.lifespan_context.trust else None
+        key = id(policy)
+        if key not in listings:
+            listings[key] = tool_listing(policy)
+        return listings[key]
 
-    async def on_call_tool(ctx: ServerRequestContext[ToolContext], params: CallToolRequestParams) -> CallToolResult:
+    async def on_call_tool(
+        ctx: ServerRequestContext[ToolContext], params: CallToolRequestParams
+    ) -> CallToolResult | InputRequiredResult:
         tool = TOOLS_BY_NAME.get(params.name)
+        trust = ctx.lifespan_context.trust
+        if tool is not None and tool.writes and trust is not None and trust.policy(ctx).read_only:
+            tool = None  # not listed under a read-only policy, so not callable either
         if tool is None:
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {params.name}")
         arguments = params.arguments or {}
         token = _call_key.set(request_key(ctx.request)) if request_key is not None else None
         try:
             return await tool.handler(replace(ctx.lifespan_context, request=ctx), arguments)
+        except NeedsInput as exc:
+            return exc.result  # the client asks its user and calls again with the answer
         except SondosError as exc:
             log.info("%s refused: %s (%s)", tool.name, exc.kind, exc.message)
             extra = {k: arguments[k] for k in tool.echo_fields if isinstance(arguments.get(k), int)}

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
+from sondos_mcp.changes import apply_change, policy_problems
 from sondos_mcp.client import SondosApi
 from sondos_mcp.errors import InvalidArguments, SondosError, UpstreamNotFound
 from sondos_mcp.feedback import FeedbackBuilder, Problem, suggested_arguments
@@ -23,6 +24,8 @@ from sondos_mcp.validation import check_update, offered_fix
 if TYPE_CHECKING:
     from mcp.server.context import ServerRequestContext
 
+    from sondos_mcp.changes import Trust
+
 
 @dataclass(frozen=True)
 class ToolContext:
@@ -35,6 +38,7 @@ class ToolContext:
     api: SondosApi
     lookups: Lookups
     request: ServerRequestContext[Any] | None = None
+    trust: Trust | None = None  # journal, policies, caller names (sondos_mcp.changes)
 
 
 Handler = Callable[[ToolContext, Mapping[str, Any]], Awaitable[CallToolResult]]
@@ -74,6 +78,7 @@ class UpdateOutcome(Outcome):
     changed_fields: list[str] | None = None
     data: dict[str, JsonValue] | None = None
     preview: list[Change] | None = None
+    change_id: str | None = None
 
 
 UPDATE_DESCRIPTION = (
@@ -99,13 +104,15 @@ async def update_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> Ca
     found, improved, warnings = await check_references(ctx.lookups, builder, arguments, verdict.problems, current_mode)
     better = {p.field: p for p in improved}
     problems: list[Problem] = [better.get(p.field, p) for p in verdict.problems] + found
+    problems += await policy_problems(ctx, arguments, UPDATE_INPUT_SCHEMA)
     if problems or verdict.args is None:
         raise InvalidArguments(problems, offered_fix(arguments, problems, UPDATE_INPUT_SCHEMA))
     args = verdict.args
     body = args.body(order=list(arguments))
     if args.dry_run:
         return await _preview(ctx, args.id, body, warnings)
-    answer = await ctx.api.update_assistant(args.id, body)
+    applied = await apply_change(ctx, args.id, body)
+    answer = applied.answer
     ctx.lookups.forget_assistants()
     data = answer.get("data") if isinstance(answer, dict) else None
     changed = list(body)
@@ -118,9 +125,12 @@ async def update_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> Ca
         id=args.id,
         changed_fields=changed,
         data=data if isinstance(data, dict) else None,
-        warnings=warnings or None,
+        warnings=(warnings + applied.warnings) or None,
+        change_id=applied.change_id,
     )
-    lines = [f"Updated {label}: {', '.join(changed)}."] + [f"Warning: {w}" for w in warnings]
+    lines = [f"Updated {label}: {', '.join(changed)}."] + [f"Warning: {w}" for w in warnings + applied.warnings]
+    if applied.change_id:
+        lines.append(f"Journaled as {applied.change_id}; undo_change reverts it.")
     return success(outcome, "\n".join(lines))
 
 
@@ -418,4 +428,8 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
 )
 
+# The journal, undo and change-set tools build on the table above.
+from sondos_mcp.change_tools import CHANGE_TOOLS  # noqa: E402
+
+TOOLS += CHANGE_TOOLS
 TOOLS_BY_NAME: dict[str, ToolSpec] = {tool.name: tool for tool in TOOLS}

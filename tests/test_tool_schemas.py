@@ -166,7 +166,7 @@ def test_tool_names_are_snake_case_verb_noun():
     for tool in TOOLS:
         verb, _, noun = tool.name.partition("_")
         assert tool.name == tool.name.lower()
-        assert verb in {"update", "list", "get", "preview", "delete", "find"}
+        assert verb in {"update", "list", "get", "preview", "delete", "find", "undo"}
         assert noun
 
 

@@ -98,6 +98,7 @@ class ChangeFilter:
     outcome: str | None = None
     change_set: str | None = None
     before_seq: int | None = None  # paging: entries older than this one
+    stale_before: str | None = None  # a pending entry older than this reads as unknown
 
 
 class JournalStore(Protocol):
@@ -233,7 +234,14 @@ def filter_sql(flt: ChangeFilter, p: str) -> tuple[str, list[Any]]:
     if flt.before_seq is not None:
         clauses.append(f"seq < {p}")
         params.append(flt.before_seq)
-    if flt.outcome is not None:
+    if flt.outcome is not None and flt.stale_before is not None and flt.outcome in ("pending", "unknown"):
+        # A pending entry older than any call could take was left by a crash: it reads as unknown.
+        if flt.outcome == "unknown":
+            clauses.append(f"(outcome = 'unknown' OR (outcome = 'pending' AND at < {p}))")
+        else:
+            clauses.append(f"(outcome = 'pending' AND at >= {p})")
+        params.append(flt.stale_before)
+    elif flt.outcome is not None:
         clauses.append(f"outcome = {p}")
         params.append(flt.outcome)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params

@@ -1,0 +1,242 @@
+"""The one way a change reaches a live assistant: before-values, policy, confirmation, journal, call.
+
+`apply_change` reads the fields' current values (the stored assistant, else what this journal
+last set, else unknown), asks the person when policy says so, journals the change as pending,
+calls the API, and journals the outcome. If the journal cannot be written, nothing is sent.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from sondos_mcp import confirm
+from sondos_mcp.errors import (
+    ConfigurationError,
+    InvalidArguments,
+    SondosError,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from sondos_mcp.journal import JournalError, JournalStore, NewChange, open_journal
+from sondos_mcp.journal.store import Before
+from sondos_mcp.policy import OPEN, Policies, Policy, load_policies
+from sondos_mcp.preview import stored_to_update
+
+if TYPE_CHECKING:
+    from mcp.server.context import ServerRequestContext
+
+    from sondos_mcp.config import Settings
+    from sondos_mcp.tools import ToolContext
+
+
+class JournalUnavailable(SondosError):
+    """The change could not be journaled, so it was not sent."""
+
+    kind = "journal_unavailable"
+
+
+@dataclass
+class Trust:
+    """The journal, the policies and how callers are named; one per server process."""
+
+    journal: JournalStore | None = None
+    policies: Policies = field(default_factory=Policies)
+    auth_mode: str = "none"
+    tokens: Sequence[tuple[str, str]] = ()
+    pending_after: float = 120.0
+    key_header: str = "X-Sondos-Api-Key"
+
+    @classmethod
+    async def open(cls, settings: Settings) -> Trust:
+        journal = open_journal(settings)
+        if journal is not None:
+            await journal.open()
+        policies = load_policies(settings.policy) if settings.policy is not None else Policies()
+        tokens = settings.named_tokens() if settings.auth_mode == "shared" else []
+        return cls(
+            journal, policies, settings.auth_mode, tokens, settings.journal_pending_after, settings.http_key_header
+        )
+
+    async def aclose(self) -> None:
+        if self.journal is not None:
+            await self.journal.aclose()
+
+    def actor(self, request: ServerRequestContext[Any] | None) -> str:
+        """Who is asking: the local OS user (stdio), the token's name, or a fingerprint of the caller's key."""
+        http = getattr(request, "request", None)
+        headers = getattr(http, "headers", None)
+        if headers is None:
+            return "local:" + _os_user()
+        if self.auth_mode == "shared":
+            auth = headers.get("authorization", "")
+            presented = auth[7:].strip().encode() if auth.lower().startswith("bearer ") else b""
+            for name, token in self.tokens:
+                if hmac.compare_digest(presented, token.encode()):
+                    return "token:" + name
+            return "token:unknown"
+        if self.auth_mode == "per_user":
+            key = headers.get(self.key_header, "").strip()
+            return "key:" + hashlib.sha256(key.encode()).hexdigest()[:12]
+        return "http:anonymous"
+
+    def policy(self, request: ServerRequestContext[Any] | None) -> Policy:
+        if not self.policies.by_token:
+            return self.policies.default
+        return self.policies.for_actor(self.actor(request))
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+NO_TRUST = Trust()
+
+
+def trust_of(ctx: ToolContext) -> Trust:
+    return getattr(ctx, "trust", None) or NO_TRUST
+
+
+def policy_of(ctx: ToolContext) -> Policy:
+    trust = getattr(ctx, "trust", None)
+    return trust.policy(ctx.request) if trust is not None else OPEN
+
+
+async def policy_problems(ctx: ToolContext, arguments: Mapping[str, Any], schema: Mapping[str, Any]) -> list[Any]:
+    """The policy check of one update_assistant proposal (problems with code `policy`)."""
+    policy = policy_of(ctx)
+    if policy is OPEN:
+        return []
+    assistant_id = arguments.get("id") if type(arguments.get("id")) is int else None
+    name = None
+    if assistant_id is not None and policy.rules.allowed_assistants is not None:
+        row = await _row(ctx, assistant_id)
+        name = row.get("name") if row else None
+    return policy.problems(policy.narrow(schema), arguments, assistant_id, name)
+
+
+async def _row(ctx: ToolContext, assistant_id: int) -> dict[str, Any] | None:
+    try:
+        return await ctx.lookups.find_assistant(assistant_id)
+    except SondosError:
+        return None
+
+
+async def before_values(
+    ctx: ToolContext, assistant_id: int, row: Mapping[str, Any] | None, fields: Sequence[str]
+) -> dict[str, Before]:
+    stored, _ = stored_to_update(row) if row else ({}, {})
+    journal = trust_of(ctx).journal
+    out: dict[str, Before] = {}
+    for name in fields:
+        if name in stored:
+            out[name] = Before(True, stored[name], "stored")
+            continue
+        found, value = await journal.last_value(assistant_id, name) if journal else (False, None)
+        out[name] = Before(True, value, "journal") if found else Before(False)
+    return out
+
+
+@dataclass
+class Applied:
+    """What became of one change."""
+
+    answer: Any
+    change_id: str | None
+    before: dict[str, Before]
+    assistant_name: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Planned:
+    """A change ready to send: the assistant, the fields, what they replace."""
+
+    assistant_id: int
+    fields: dict[str, Any]
+    before: dict[str, Before]
+    assistant_name: str | None
+
+    def item(self) -> confirm.Item:
+        lines = [
+            (f, confirm.render(self.before[f].value, self.before[f].known), confirm.render(v))
+            for f, v in self.fields.items()
+        ]
+        return confirm.Item(self.assistant_id, self.assistant_name, lines)
+
+
+async def plan(ctx: ToolContext, assistant_id: int, fields: Mapping[str, Any]) -> Planned:
+    row = await _row(ctx, assistant_id)
+    before = await before_values(ctx, assistant_id, row, list(fields))
+    return Planned(assistant_id, dict(fields), before, row.get("name") if row else None)
+
+
+async def confirm_if_needed(ctx: ToolContext, planned: Sequence[Planned], verb: str = "Change") -> None:
+    policy = policy_of(ctx)
+    if any(policy.needs_confirmation(p.assistant_id, p.assistant_name, list(p.fields)) for p in planned):
+        await confirm.ask(ctx.request, [p.item() for p in planned], verb)
+
+
+async def apply_change(ctx: ToolContext, assistant_id: int, body: Mapping[str, Any]) -> Applied:
+    """The update_assistant seam: plan, confirm if policy says so, then send with the journal."""
+    planned = await plan(ctx, assistant_id, body)
+    await confirm_if_needed(ctx, [planned])
+    return await send(ctx, planned)
+
+
+async def send(
+    ctx: ToolContext, planned: Planned, *, change_set: str | None = None, undoes: str | None = None
+) -> Applied:
+    """Journal pending, call the API, journal the outcome: each in its own transaction."""
+    trust = trust_of(ctx)
+    journal = trust.journal
+    change = NewChange(
+        assistant_id=planned.assistant_id,
+        fields=planned.fields,
+        before=planned.before,
+        actor=trust.actor(ctx.request),
+        assistant_name=planned.assistant_name,
+        change_set=change_set,
+        undoes=undoes,
+    )
+    if journal is not None:
+        try:
+            await journal.begin(change)
+        except JournalError as exc:
+            raise JournalUnavailable(
+                "The change journal could not be written, so nothing was sent",
+                hint=f"Fix the journal ({exc}) or set SONDOS_JOURNAL=off to run without one.",
+            ) from exc
+    outcome, detail = "unknown", None
+    try:
+        answer = await ctx.api.update_assistant(planned.assistant_id, planned.fields)
+        outcome = "applied"
+    except UpstreamTimeout as exc:
+        detail = exc.message
+        raise
+    except (UpstreamUnavailable, ConfigurationError) as exc:
+        outcome, detail = "failed", exc.message
+        raise
+    except (UpstreamError, InvalidArguments) as exc:
+        outcome, detail = "refused", exc.message
+        raise
+    finally:
+        if journal is not None:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await journal.finish(change.id, outcome, detail)
+                except JournalError:
+                    # The call itself is done; the entry stays pending and reads as unknown.
+                    detail = "journal"
+    warnings = ["the outcome could not be journaled; the entry reads as unknown"] if detail == "journal" else []
+    return Applied(answer, change.id if journal else None, planned.before, planned.assistant_name, warnings)
