@@ -20,7 +20,7 @@ from sondos_mcp.preview import stored_to_update
 from sondos_mcp.references import ASSISTANT_PAGE, check_references, rows_of
 from sondos_mcp.results import Outcome, success
 from sondos_mcp.schema import model_schema
-from sondos_mcp.tools import UPDATE_INPUT_SCHEMA, ToolContext, ToolSpec, _Args, parse
+from sondos_mcp.tools import UPDATE_INPUT_SCHEMA, ToolContext, ToolSpec, _Args, _output_schema, parse
 from sondos_mcp.validation import check_update
 
 ID_PATTERN = r"^(chg|set)-[0-9a-f]{10}$"
@@ -45,11 +45,10 @@ def _show(value: Any, known: bool = True) -> str:
 class ListChangesArgs(_Args):
     assistant_id: Integer = Field(None, ge=1)
     actor: str = Field(None, min_length=1)
-    since: str = Field(None, description="ISO time, e.g. 2026-11-25T09:00Z")
+    since: str = Field(None, description="ISO time")
     until: str = Field(None)
-    outcome: Literal["applied", "refused", "failed", "unknown", "pending"] = Field(None)
-    change_set: str = Field(None, pattern=r"^set-[0-9a-f]{10}$")
-    cursor: Integer = Field(None, ge=1, description="next_cursor of the previous page")
+    outcome: Literal["applied", "refused", "failed", "unknown"] = Field(None)
+    cursor: Integer = Field(None, description="next_cursor")
     limit: Integer = Field(20, ge=1, le=100)
 
 
@@ -141,7 +140,6 @@ async def list_changes(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallTo
         since=_when(args.since, "since", builder) if args.since else None,
         until=_when(args.until, "until", builder) if args.until else None,
         outcome=args.outcome,
-        change_set=args.change_set,
         before_seq=args.cursor,
         stale_before=stale,
     )
@@ -159,9 +157,9 @@ async def list_changes(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallTo
 
 
 class UndoArgs(_Args):
-    id: str = Field(description="A change id (chg-…) or change set id (set-…) from list_changes", pattern=ID_PATTERN)
-    force: bool = Field(False, description="Also undo fields changed since")
-    dry_run: bool = Field(False, description="Only preview")
+    id: str = Field(description="chg-… or set-…", pattern=ID_PATTERN)
+    force: bool = Field(False)
+    dry_run: bool = Field(False)
 
 
 class UndoField(BaseModel):
@@ -302,11 +300,11 @@ def _policy_problems(ctx: ToolContext, planned: Sequence[Planned]) -> list[Probl
 
 class UpdateAssistantsArgs(_Args):
     ids: list[Integer] = Field(None, min_length=1, max_length=100)
-    query: str = Field(None, min_length=1, description="Name filter instead of ids")
+    query: str = Field(None, min_length=1, description="Name filter, instead of ids")
     changes: dict[str, Any] = Field(
-        description="Fields to set on each, as in update_assistant (no id)", json_schema_extra={"minProperties": 1}
+        description="update_assistant fields, no id", json_schema_extra={"minProperties": 1}
     )
-    dry_run: bool = Field(False, description="Only preview")
+    dry_run: bool = Field(False)
 
 
 class SetMember(BaseModel):
@@ -464,10 +462,6 @@ def _member_line(m: SetMember) -> str:
 # --- the tools -------------------------------------------------------------------------------
 
 
-def _output(model: type[BaseModel]) -> dict[str, Any]:
-    return model_schema(model, first=("ok", "message"), shallow=True)
-
-
 LIST_CHANGES_SCHEMA = model_schema(ListChangesArgs)
 UNDO_SCHEMA = model_schema(UndoArgs)
 UPDATE_MANY_SCHEMA = model_schema(UpdateAssistantsArgs)
@@ -476,9 +470,9 @@ CHANGE_TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         name="list_changes",
         title="List changes",
-        description="The journal of changes sent to assistants, newest first: who, when, before → after, outcome.",
+        description="Journal of changes sent, newest first: who, when, before → after, outcome.",
         input_schema=LIST_CHANGES_SCHEMA,
-        output_schema=_output(ListChangesOutcome),
+        output_schema=_output_schema(ListChangesOutcome),
         annotations=ToolAnnotations(
             title="List changes",
             read_only_hint=True,
@@ -491,10 +485,9 @@ CHANGE_TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         name="undo_change",
         title="Undo a change",
-        description="Restore the before-values of one change or change set. Refuses fields changed since "
-        "unless force. dry_run previews.",
+        description="Restore a change's (or set's) before-values; fields changed since need force.",
         input_schema=UNDO_SCHEMA,
-        output_schema=_output(UndoOutcome),
+        output_schema=None,  # tools/list token budget: the text and structuredContent speak for themselves
         annotations=ToolAnnotations(
             title="Undo a change",
             read_only_hint=False,
@@ -507,12 +500,10 @@ CHANGE_TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         name="update_assistants",
         title="Update several assistants",
-        description="Apply one change to several assistants (ids or name query) as one change set; all are "
-        "checked first, none sent if any is refused.",
+        description="One change to several assistants as one change set; none sent if any is refused.",
         input_schema=UPDATE_MANY_SCHEMA,
-        output_schema=_output(UpdateAssistantsOutcome),
+        output_schema=None,
         annotations=ToolAnnotations(
-            title="Update several assistants",
             read_only_hint=False,
             destructive_hint=True,
             idempotent_hint=True,

@@ -50,7 +50,7 @@ class ToolSpec:
     title: str
     description: str
     input_schema: dict[str, Any]
-    output_schema: dict[str, Any]
+    output_schema: dict[str, Any] | None
     annotations: ToolAnnotations
     handler: Handler
     # Structured fields an error result repeats from the arguments (e.g. the assistant's id).
@@ -334,8 +334,15 @@ async def _phones(ctx: ToolContext, args: PhoneArgs) -> list[dict[str, Any]]:
 # --- the table -----------------------------------------------------------------------------
 
 
+ERROR_ONLY = ("error", "problems", "suggested_arguments")
+
+
 def _output_schema(model: type[BaseModel]) -> dict[str, Any]:
-    return model_schema(model, first=("ok", "message"), shallow=True)
+    """The success shape. Fields only error results carry are left out: clients check only successful
+    results against it, every listed property costs tokens, and extra properties still conform."""
+    schema = model_schema(model, first=("ok", "message"), shallow=True)
+    schema["properties"] = {k: v for k, v in schema["properties"].items() if k not in ERROR_ONLY}
+    return schema
 
 
 def _read_only(title: str) -> ToolAnnotations:
