@@ -310,7 +310,7 @@ class UpdateAssistantsArgs(_Args):
 class SetMember(BaseModel):
     id: int
     name: str | None = None
-    outcome: str  # planned, applied, refused, failed, unknown, not_attempted
+    outcome: str  # planned, applied, refused, not_sent, failed, unknown, not_attempted
     change_id: str | None = None
     preview: list[FieldChange] | None = None
     problems: list[Problem] | None = None
@@ -393,8 +393,8 @@ async def update_assistants(ctx: ToolContext, arguments: Mapping[str, Any]) -> C
     bad = [m for m in members if m.problems or m.error]
     text = [_member_line(m) for m in members]
     if bad:
-        for m in bad:
-            m.outcome = "refused"
+        for m in members:
+            m.outcome = "refused" if m.problems or m.error else "not_sent"
         outcome = UpdateAssistantsOutcome(
             ok=False,
             message=f"{len(bad)} of {len(members)} assistants refuse this change; nothing was sent to any",

@@ -65,6 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"sondos-mcp: invalid setting {name}: {err['msg']}", file=sys.stderr)
         return 2
 
+    if settings.policy is not None:  # a policy that cannot be read stops start-up, naming the line
+        from sondos_mcp.policy import PolicyError, load_policies
+
+        try:
+            load_policies(settings.policy)
+        except PolicyError as exc:
+            print(f"sondos-mcp: SONDOS_POLICY: {exc}", file=sys.stderr)
+            return 2
+
     from sondos_mcp.logs import configure_logging
 
     sandbox = None

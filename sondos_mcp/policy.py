@@ -22,7 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from sondos_mcp.feedback import FeedbackBuilder, Problem
 from sondos_mcp.model import UPDATE_FIELDS, AssistantUpdate
@@ -54,6 +64,12 @@ class ConfirmRule(_Strict):
     fields: list[str] = Field(default_factory=list)
     assistants: list[AssistantRef] = Field(default_factory=list)
 
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, names: list[str]) -> list[str]:
+        _check_fields(names)
+        return names
+
 
 def _check_fields(names: Sequence[str] | None) -> None:
     for name in names or ():
@@ -69,17 +85,20 @@ class PolicyRules(_Strict):
     bounds: dict[str, Bound] = Field(default_factory=dict)
     confirm: Literal["always", "never"] | ConfirmRule = "never"
 
-    @model_validator(mode="after")
-    def _known_fields(self) -> PolicyRules:
-        _check_fields(self.allowed_fields)
-        _check_fields(self.denied_fields)
-        _check_fields(list(self.bounds))
-        if isinstance(self.confirm, ConfirmRule):
-            _check_fields(self.confirm.fields)
-        for name in self.bounds:
+    @field_validator("allowed_fields", "denied_fields")
+    @classmethod
+    def _known_fields(cls, names: list[str] | None) -> list[str] | None:
+        _check_fields(names)
+        return names
+
+    @field_validator("bounds")
+    @classmethod
+    def _numeric(cls, bounds: dict[str, Bound]) -> dict[str, Bound]:
+        _check_fields(list(bounds))
+        for name in bounds:
             if name not in _numeric_fields():
                 raise ValueError(f"bounds apply to numeric fields; {name!r} is not one")
-        return self
+        return bounds
 
 
 class PolicyFile(PolicyRules):
@@ -247,9 +266,12 @@ def load_policies(path: Path) -> Policies:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
+        named = re.search(r"'([A-Za-z_]\w*)'", err["msg"])
         where = ".".join(str(p) for p in loc) or "(top level)"
         message = err["msg"].removeprefix("Value error, ")
-        raise PolicyError(f"{path}, line {_line_of(text, loc)}: {where}: {message}") from exc
+        raise PolicyError(
+            f"{path}, line {_line_of(text, loc + ((named[1],) if named else ()))}: {where}: {message}"
+        ) from exc
     base = parsed.model_dump(exclude={"tokens"}, exclude_unset=True)
     default = Policy(PolicyRules.model_validate(base), name="default")
     by_token = {
