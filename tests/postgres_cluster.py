@@ -13,7 +13,10 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 
 def find_bin() -> Path | None:
@@ -31,6 +34,22 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A running cluster for the session; skips (or, with SONDOS_REQUIRE_POSTGRES=1, fails) without binaries."""
+    bin_dir = find_bin()
+    if bin_dir is None:
+        message = "PostgreSQL server binaries (initdb, pg_ctl) not found; install the OS package 'postgresql'"
+        if os.environ.get("SONDOS_REQUIRE_POSTGRES") == "1":
+            pytest.fail(message + " (SONDOS_REQUIRE_POSTGRES=1)")
+        pytest.skip(message)
+    if os.environ.get("SONDOS_REQUIRE_POSTGRES") != "1":
+        pytest.importorskip("psycopg", reason="the postgres extra is not installed: pip install '.[postgres]'")
+    cluster = Cluster(bin_dir).start()
+    yield cluster
+    cluster.stop()
 
 
 class Cluster:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,25 +22,11 @@ from sondos_mcp.journal.store import (
     JournalStore,
     NewChange,
 )
-from tests.postgres_cluster import Cluster, find_bin
+from tests.postgres_cluster import Cluster, pg_cluster  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.anyio
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-
-
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Cluster]:
-    bin_dir = find_bin()
-    if bin_dir is None:
-        message = "PostgreSQL server binaries (initdb, pg_ctl) not found; install the OS package 'postgresql'"
-        if os.environ.get("SONDOS_REQUIRE_POSTGRES") == "1":
-            pytest.fail(message + " (SONDOS_REQUIRE_POSTGRES=1)")
-        pytest.skip(message)
-    pytest.importorskip("psycopg", reason="the postgres extra is not installed: pip install '.[postgres]'")
-    cluster = Cluster(bin_dir).start()
-    yield cluster
-    cluster.stop()
 
 
 StoreFactory = Callable[[], JournalStore]
@@ -215,7 +200,7 @@ async def test_a_journal_written_at_version_1_opens_and_keeps_its_entries(tmp_pa
         await journal.aclose()
 
 
-async def test_a_postgres_journal_written_at_version_1_migrates(pg_cluster: Cluster):
+async def test_a_postgres_journal_written_at_version_1_migrates(pg_cluster: Cluster):  # noqa: F811
     """A database holding the version-1 schema and a row migrates on open and keeps the row."""
     import psycopg
 
