@@ -7,6 +7,7 @@ calls the API, and journals the outcome. If the journal cannot be written, nothi
 
 from __future__ import annotations
 
+import functools
 import getpass
 import hashlib
 import hmac
@@ -93,6 +94,7 @@ class Trust:
         return self.policies.for_actor(self.actor(request))
 
 
+@functools.cache
 def _os_user() -> str:
     try:
         return getpass.getuser()
@@ -189,6 +191,9 @@ async def confirm_if_needed(ctx: ToolContext, planned: Sequence[Planned], verb: 
 
 async def apply_change(ctx: ToolContext, assistant_id: int, body: Mapping[str, Any]) -> Applied:
     """The update_assistant seam: plan, confirm if policy says so, then send with the journal."""
+    if trust_of(ctx).journal is None and policy_of(ctx).rules.confirm == "never":
+        # Nothing to record and no one to ask: the call costs what it did before the journal existed.
+        return Applied(await ctx.api.update_assistant(assistant_id, body), None, {})
     planned = await plan(ctx, assistant_id, body)
     await confirm_if_needed(ctx, [planned])
     return await send(ctx, planned)

@@ -35,12 +35,17 @@ from sondos_mcp.journal.store import (
 T = TypeVar("T")
 
 
+class _Busy(Exception):
+    """Another process holds the journal's write lock right now."""
+
+
 class SqliteJournal:
     kind = "sqlite"
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._conn: sqlite3.Connection | None = None
+        # [in place, never waits; in a thread, waits for the lock]
+        self._conns: list[sqlite3.Connection | None] = [None, None]
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -48,23 +53,26 @@ class SqliteJournal:
 
     # --- plumbing ---
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, busy_ms: int) -> sqlite3.Connection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self.path, timeout=busy_ms / 1000, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout={busy_ms}")
             conn.execute("PRAGMA journal_mode=WAL")
             # NORMAL is durable across process crashes in WAL mode; only a power loss can drop the last commits.
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the journal at {self.path}: {exc}") from exc
         return conn
 
-    def _run(self, work: Callable[[sqlite3.Connection], T], write: bool = False) -> T:
+    def _run(self, work: Callable[[sqlite3.Connection], T], write: bool, wait: bool) -> T:
+        """One transaction. Without `wait`, a busy database raises `_Busy` at once instead of waiting."""
         with self._lock:
-            if self._conn is None:
-                self._conn = self._connect()
-            conn = self._conn
+            index = 1 if wait else 0
+            if self._conns[index] is None:
+                self._conns[index] = self._connect(30_000 if wait else 0)
+            conn = self._conns[index]
+            assert conn is not None
             try:
                 conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 try:
@@ -74,19 +82,28 @@ class SqliteJournal:
                     raise
                 conn.execute("COMMIT")
                 return result
+            except sqlite3.OperationalError as exc:
+                if not wait and exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise _Busy from exc
+                raise JournalError(f"journal at {self.path}: {exc}") from exc
             except sqlite3.Error as exc:
                 raise JournalError(f"journal at {self.path}: {exc}") from exc
 
     async def _call(self, work: Callable[[sqlite3.Connection], T], write: bool = False) -> T:
-        return await anyio.to_thread.run_sync(lambda: self._run(work, write))
+        # A transaction on an idle journal takes tens of microseconds: run it in place, which is
+        # cheaper than a thread hop. Only when another process holds the lock, wait in a thread,
+        # so the event loop never blocks on it.
+        try:
+            return self._run(work, write, wait=False)
+        except _Busy:
+            return await anyio.to_thread.run_sync(lambda: self._run(work, write, wait=True))
 
     # --- the protocol ---
 
     async def open(self) -> None:
-        await self._call(_migrate, write=True)
-
-    def open_sync(self) -> None:
-        self._run(_migrate, write=True)
+        await anyio.to_thread.run_sync(lambda: self._run(_migrate, True, wait=True))
 
     async def schema_version(self) -> int:
         return await self._call(_version)
@@ -116,19 +133,28 @@ class SqliteJournal:
         return [entry_from_row(r) for r in rows]
 
     async def last_value(self, assistant_id: int, field: str) -> tuple[bool, Any]:
+        # Newest first, stopping at the first row that really sets the field (LIKE only narrows).
         sql = (
             "SELECT fields FROM changes WHERE assistant_id = ? AND outcome = 'applied' AND fields LIKE ? "
             "ORDER BY seq DESC"
         )
         pattern = "%" + json.dumps(field) + "%"
-        rows = await self._call(lambda c: c.execute(sql, (assistant_id, pattern)).fetchall())
-        return last_value_of([r[0] for r in rows], field)
+
+        def first(c: sqlite3.Connection) -> tuple[bool, Any]:
+            for (text,) in c.execute(sql, (assistant_id, pattern)):
+                found = last_value_of([text], field)
+                if found[0]:
+                    return found
+            return False, None
+
+        return await self._call(first)
 
     async def aclose(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            for conn in self._conns:
+                if conn is not None:
+                    conn.close()
+            self._conns = [None, None]
 
 
 def _version(conn: sqlite3.Connection) -> int:
