@@ -37,7 +37,8 @@ from pydantic import (
 from sondos_mcp.feedback import FeedbackBuilder, Problem
 from sondos_mcp.model import UPDATE_FIELDS, AssistantUpdate
 
-Number = StrictInt | StrictFloat
+# Strict floats take TOML integers too; bounds are written back as integers where they are whole.
+Number = StrictFloat
 AssistantRef = StrictInt | str
 
 
@@ -56,7 +57,7 @@ class Bound(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> Bound:
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min {self.min} is above max {self.max}")
+            raise ValueError(f"min {self.min:g} is above max {self.max:g}")
         return self
 
 
@@ -147,7 +148,7 @@ class Policy:
                 low = bound.min if low is None else max(low, bound.min)
             if bound.max is not None:
                 high = bound.max if high is None else min(high, bound.max)
-        return low, high
+        return _whole(low), _whole(high)
 
     def needs_confirmation(self, assistant_id: int, name: str | None, fields: Sequence[str]) -> bool:
         rule = self.rules.confirm
@@ -215,6 +216,10 @@ class Policy:
         return found
 
 
+def _whole(value: float | None) -> float | None:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _span(low: float | None, high: float | None) -> str:
     if low is not None and high is not None:
         return f"{low:g}–{high:g}"
@@ -267,7 +272,8 @@ def load_policies(path: Path) -> Policies:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
         named = re.search(r"'([A-Za-z_]\w*)'", err["msg"])
-        where = ".".join(str(p) for p in loc) or "(top level)"
+        # Union members add their type to the location (int, literal[…]); the file's reader needs the keys.
+        where = ".".join(str(p) for p in loc if isinstance(p, int) or _KEY.match(str(p))) or "(top level)"
         message = err["msg"].removeprefix("Value error, ")
         raise PolicyError(
             f"{path}, line {_line_of(text, loc + ((named[1],) if named else ()))}: {where}: {message}"
@@ -279,6 +285,9 @@ def load_policies(path: Path) -> Policies:
         for name, rules in parsed.tokens.items()
     }
     return Policies(default, by_token)
+
+
+_KEY = re.compile(r"^(?!(?:int|float|str|bool|ConfirmRule)$)[A-Za-z_][\w-]*$")
 
 
 def _line_of(text: str, loc: tuple[Any, ...]) -> int:
