@@ -16,7 +16,6 @@ import copy
 import fnmatch
 import functools
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -258,6 +257,8 @@ class Policies:
 
 def load_policies(path: Path) -> Policies:
     """Read and check the policy file; any problem is a `PolicyError` naming the line."""
+    import tomllib
+
     try:
         text = path.read_text("utf-8")
     except OSError as exc:
