@@ -18,7 +18,7 @@ from sondos_mcp.journal.store import Before
 from sondos_mcp.model import Integer
 from sondos_mcp.preview import stored_to_update
 from sondos_mcp.references import ASSISTANT_PAGE, check_references, rows_of
-from sondos_mcp.results import Outcome, success
+from sondos_mcp.results import Outcome, refusal, success
 from sondos_mcp.schema import model_schema
 from sondos_mcp.tools import UPDATE_INPUT_SCHEMA, ToolContext, ToolSpec, _Args, _output_schema, parse
 from sondos_mcp.validation import check_update
@@ -258,9 +258,7 @@ async def undo_change(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToo
             undoes=args.id,
             fields=report,
         )
-        result = success(outcome, "\n".join([outcome.message + ":", *lines]))
-        result.is_error = True
-        return result
+        return refusal(outcome, "\n".join([outcome.message + ":", *lines]))
     planned = [await plan(ctx, entry.assistant_id, restore) for entry, restore in plans]
     problems = _policy_problems(ctx, planned)
     if problems:
@@ -272,18 +270,34 @@ async def undo_change(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToo
     await confirm_if_needed(ctx, planned, verb="Undo: change")
     change_set = new_set_id() if len(plans) > 1 or args.id.startswith("set-") else None
     ids: list[str] = []
+    failure: str | None = None
     for (entry, _), p in zip(plans, planned, strict=True):
-        applied = await send(ctx, p, change_set=change_set, undoes=entry.id)
+        try:
+            applied = await send(ctx, p, change_set=change_set, undoes=entry.id)
+        except SondosError as exc:
+            if not ids:
+                raise  # nothing restored yet: the plain error says it all
+            # Stop at the first failure, as a change set does; the journal holds what was restored.
+            failure = f"stopped at assistant {p.assistant_id}: {exc.message}"
+            break
         ids.append(applied.change_id or "")
     ctx.lookups.forget_assistants()
     head = f"Undid {args.id}: {len(report) - len(refused)} field(s) restored" + (
         f", {len(refused)} refused" if refused else ""
     )
+    if failure:
+        head = f"Undo of {args.id} partly applied ({len(ids)} of {len(plans)} assistants); {failure}"
     outcome = UndoOutcome(
-        ok=True, message=head, applied=True, undoes=args.id, change_ids=ids, change_set=change_set, fields=report
+        ok=failure is None,
+        message=head,
+        applied=True,
+        undoes=args.id,
+        change_ids=ids,
+        change_set=change_set,
+        fields=report,
     )
     tail = f"This undo is {change_set or ids[0]}; undo_change on it reverts the undo."
-    return success(outcome, "\n".join([head + ":", *lines, tail]))
+    return (refusal if failure else success)(outcome, "\n".join([head + ":", *lines, tail]))
 
 
 def _policy_problems(ctx: ToolContext, planned: Sequence[Planned]) -> list[Problem]:
@@ -401,9 +415,7 @@ async def update_assistants(ctx: ToolContext, arguments: Mapping[str, Any]) -> C
             applied=False,
             assistants=members,
         )
-        result = success(outcome, "\n".join([outcome.message + ":", *text]))
-        result.is_error = True
-        return result
+        return refusal(outcome, "\n".join([outcome.message + ":", *text]))
     if args.dry_run:
         head = f"Preview of a change to {len(members)} assistants; nothing was sent"
         outcome = UpdateAssistantsOutcome(ok=True, message=head, applied=False, assistants=members)
@@ -444,9 +456,7 @@ async def update_assistants(ctx: ToolContext, arguments: Mapping[str, Any]) -> C
     lines = [head + ":", *[_member_line(m) for m in members]]
     if done:
         lines.append(f"undo_change with {change_set} reverts the whole set.")
-    result = success(outcome, "\n".join(lines))
-    result.is_error = failed_at is not None
-    return result
+    return (refusal if failed_at is not None else success)(outcome, "\n".join(lines))
 
 
 def _member_line(m: SetMember) -> str:
