@@ -259,7 +259,7 @@ async def undo_change(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToo
             fields=report,
         )
         return refusal(outcome, "\n".join([outcome.message + ":", *lines]))
-    planned = [await plan(ctx, entry.assistant_id, restore) for entry, restore in plans]
+    planned = [await plan(ctx, entry.assistant_id, restore, fresh=True) for entry, restore in plans]
     problems = _policy_problems(ctx, planned)
     if problems:
         raise InvalidArguments(problems)

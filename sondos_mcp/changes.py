@@ -11,8 +11,10 @@ import functools
 import getpass
 import hashlib
 import hmac
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -54,6 +56,7 @@ class Trust:
     tokens: Sequence[tuple[str, str]] = ()
     pending_after: float = 120.0
     key_header: str = "X-Sondos-Api-Key"
+    snapshots: dict[tuple[str, int], _Snapshot] = field(default_factory=dict, repr=False)
 
     @classmethod
     async def open(cls, settings: Settings) -> Trust:
@@ -134,19 +137,62 @@ async def _row(ctx: ToolContext, assistant_id: int) -> dict[str, Any] | None:
         return None
 
 
+@dataclass
+class _Snapshot:
+    """An assistant's stored settings as read, and from when journal entries must be laid over them."""
+
+    settings: dict[str, Any]
+    name: str | None
+    overlay_since: str
+    expires: float
+
+
+def _iso(seconds_ago: float) -> str:
+    return (datetime.now(UTC) - timedelta(seconds=seconds_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 async def before_values(
-    ctx: ToolContext, assistant_id: int, row: Mapping[str, Any] | None, fields: Sequence[str]
-) -> dict[str, Before]:
-    stored, _ = stored_to_update(row) if row else ({}, {})
-    journal = trust_of(ctx).journal
+    ctx: ToolContext, assistant_id: int, fields: Sequence[str], *, fresh: bool = False
+) -> tuple[dict[str, Before], str | None]:
+    """What each field holds now, and the assistant's name.
+
+    The stored state is read from the API (through the lookups' short cache), then every change
+    this journal applied since is laid over it, so consecutive changes to one assistant need no
+    new read and still see each other, across worker processes sharing the journal. A field the
+    stored shape does not carry takes the journal's last applied value, else it is unknown.
+    """
+    trust = trust_of(ctx)
+    journal = trust.journal
+    key = (ctx.api.key_fingerprint(), assistant_id)
+    snap = trust.snapshots.get(key)
+    if fresh or snap is None or snap.expires < time.monotonic():
+        ttl = ctx.lookups.assistant_ttl
+        if fresh:
+            ctx.lookups.forget_assistants()
+        # The row may come from the lookups' cache, up to `ttl` old: overlay entries from before it.
+        overlay_since = _iso(ttl + _CLOCK_MARGIN)
+        row = await _row(ctx, assistant_id)
+        settings = stored_to_update(row)[0] if row else {}
+        snap = _Snapshot(settings, row.get("name") if row else None, overlay_since, time.monotonic() + ttl)
+        if row is not None and journal is not None:
+            trust.snapshots[key] = snap
+    overlay: dict[str, Any] = {}
+    if journal is not None and snap.settings:
+        for applied in await journal.applied_since(assistant_id, snap.overlay_since):
+            overlay.update(applied)
     out: dict[str, Before] = {}
     for name in fields:
-        if name in stored:
-            out[name] = Before(True, stored[name], "stored")
-            continue
-        found, value = await journal.last_value(assistant_id, name) if journal else (False, None)
-        out[name] = Before(True, value, "journal") if found else Before(False)
-    return out
+        if name in overlay:
+            out[name] = Before(True, overlay[name], "journal")
+        elif name in snap.settings:
+            out[name] = Before(True, snap.settings[name], "stored")
+        else:
+            found, value = await journal.last_value(assistant_id, name) if journal else (False, None)
+            out[name] = Before(True, value, "journal") if found else Before(False)
+    return out, snap.name
+
+
+_CLOCK_MARGIN = 1.0  # seconds: clocks of hosts sharing a PostgreSQL journal may disagree a little
 
 
 @dataclass
@@ -177,10 +223,9 @@ class Planned:
         return confirm.Item(self.assistant_id, self.assistant_name, lines)
 
 
-async def plan(ctx: ToolContext, assistant_id: int, fields: Mapping[str, Any]) -> Planned:
-    row = await _row(ctx, assistant_id)
-    before = await before_values(ctx, assistant_id, row, list(fields))
-    return Planned(assistant_id, dict(fields), before, row.get("name") if row else None)
+async def plan(ctx: ToolContext, assistant_id: int, fields: Mapping[str, Any], *, fresh: bool = False) -> Planned:
+    before, name = await before_values(ctx, assistant_id, list(fields), fresh=fresh)
+    return Planned(assistant_id, dict(fields), before, name)
 
 
 async def confirm_if_needed(ctx: ToolContext, planned: Sequence[Planned], verb: str = "Change") -> None:

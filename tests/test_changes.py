@@ -218,3 +218,27 @@ async def test_the_journal_survives_a_restart_of_the_stdio_server(sandbox: Sandb
     async with Client(stdio_client(params)) as two:
         _, listed, _ = await call(two, "list_changes", {})
     assert [c["id"] for c in listed["changes"]] == [applied["change_id"]]
+
+
+async def test_before_values_see_changes_by_another_process_sharing_the_journal(
+    sandbox: SandboxServer, journal_path: Path
+):
+    """Two servers on one journal: each records the other's applied value as the before-value."""
+    settings = make_settings(sandbox.base_url, journal=str(journal_path))
+    async with Client(build_server(settings)) as one, Client(build_server(settings)) as two:
+        await call(one, "update_assistant", {"id": 12, "max_call_duration": 300})
+        await call(two, "update_assistant", {"id": 12, "max_call_duration": 400})
+        _, third, _ = await call(one, "update_assistant", {"id": 12, "max_call_duration": 500})
+        _, listed, _ = await call(one, "list_changes", {"limit": 1})
+    assert listed["changes"][0]["id"] == third["change_id"]
+    assert listed["changes"][0]["fields"][0]["before"] == 400
+
+
+async def test_consecutive_changes_to_one_assistant_read_it_once(client: Client, sandbox: SandboxServer):
+    """The stored state read for the first change, plus what the journal applied since, serves the next ones."""
+    for seconds in (300, 400, 500):
+        await call(client, "update_assistant", {"id": 12, "max_call_duration": seconds})
+    reads = [r for r in sandbox.state.received if r.path == "/user/assistants/get"]
+    assert len(reads) == 1
+    _, listed, _ = await call(client, "list_changes", {})
+    assert [c["fields"][0]["before"] for c in listed["changes"]] == [400, 300, 600]

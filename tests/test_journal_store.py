@@ -122,6 +122,22 @@ async def test_last_value_is_the_newest_applied_value_of_that_field(store: Journ
     assert await store.last_value(99, "speech_speed") == (False, None)
 
 
+async def test_applied_since_gives_the_fields_applied_after_a_moment(store: JournalStore):
+    """Only applied changes finished at or after the moment, oldest first."""
+    early = change(fields={"speech_speed": 0.8})
+    await store.begin(early)
+    await store.finish(early.id, "applied")
+    moment = (await store.get(early.id)).finished_at  # type: ignore[union-attr]
+    assert moment is not None
+    for fields, outcome in (({"speech_speed": 0.9}, "applied"), ({"timezone": "Asia/Dubai"}, "refused")):
+        c = change(fields=fields)
+        await store.begin(c)
+        await store.finish(c.id, outcome)
+    later = await store.applied_since(12, moment)
+    assert later == [{"speech_speed": 0.8}, {"speech_speed": 0.9}]
+    assert await store.applied_since(12, "2999-01-01T00:00:00.000000Z") == []
+
+
 async def test_later_lists_what_happened_to_an_assistant_since_a_change(store: JournalStore):
     """later() gives the assistant's entries after a sequence number, oldest first."""
     a, b, c = change(), change(assistant_id=13), change(fields={"speech_speed": 1.0})

@@ -6,6 +6,7 @@ Migrations run under an advisory lock, so replicas starting together migrate onc
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sondos_mcp.journal.store import (
@@ -100,6 +101,13 @@ class PostgresJournal:
     async def later(self, assistant_id: int, after_seq: int) -> list[ChangeEntry]:
         sql = f"SELECT {COLUMNS} FROM changes WHERE assistant_id = %s AND seq > %s ORDER BY seq"
         return [entry_from_row(r) for r in await self._fetch(sql, (assistant_id, after_seq))]
+
+    async def applied_since(self, assistant_id: int, since: str) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT fields FROM changes WHERE assistant_id = %s AND outcome = 'applied' AND finished_at >= %s "
+            "ORDER BY seq"
+        )
+        return [json.loads(r[0]) for r in await self._fetch(sql, (assistant_id, since))]
 
     async def last_value(self, assistant_id: int, field: str) -> tuple[bool, Any]:
         sql = (

@@ -132,6 +132,14 @@ class SqliteJournal:
         rows = await self._call(lambda c: c.execute(sql, (assistant_id, after_seq)).fetchall())
         return [entry_from_row(r) for r in rows]
 
+    async def applied_since(self, assistant_id: int, since: str) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT fields FROM changes WHERE assistant_id = ? AND outcome = 'applied' AND finished_at >= ? "
+            "ORDER BY seq"
+        )
+        rows = await self._call(lambda c: c.execute(sql, (assistant_id, since)).fetchall())
+        return [json.loads(r[0]) for r in rows]
+
     async def last_value(self, assistant_id: int, field: str) -> tuple[bool, Any]:
         # Newest first, stopping at the first row that really sets the field (LIKE only narrows).
         sql = (

@@ -123,6 +123,9 @@ class JournalStore(Protocol):
     async def last_value(self, assistant_id: int, field: str) -> tuple[bool, Any]:
         """The value this journal last applied to the field (found, value)."""
 
+    async def applied_since(self, assistant_id: int, since: str) -> list[dict[str, Any]]:
+        """The fields of every change to this assistant applied (finished) at or after `since`, oldest first."""
+
     async def schema_version(self) -> int: ...
 
     async def aclose(self) -> None: ...
