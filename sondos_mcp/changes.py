@@ -176,19 +176,17 @@ async def before_values(
         snap = _Snapshot(settings, row.get("name") if row else None, overlay_since, time.monotonic() + ttl)
         if row is not None and journal is not None:
             trust.snapshots[key] = snap
-    overlay: dict[str, Any] = {}
-    if journal is not None and snap.settings:
-        for applied in await journal.applied_since(assistant_id, snap.overlay_since):
-            overlay.update(applied)
+    journaled = await journal.latest_values(assistant_id, fields) if journal is not None else {}
     out: dict[str, Before] = {}
     for name in fields:
-        if name in overlay:
-            out[name] = Before(True, overlay[name], "journal")
+        value, finished = journaled.get(name, (None, ""))
+        if name in journaled and (finished >= snap.overlay_since or name not in snap.settings):
+            # Applied by this journal after the stored state was read, or not readable there at all.
+            out[name] = Before(True, value, "journal")
         elif name in snap.settings:
             out[name] = Before(True, snap.settings[name], "stored")
         else:
-            found, value = await journal.last_value(assistant_id, name) if journal else (False, None)
-            out[name] = Before(True, value, "journal") if found else Before(False)
+            out[name] = Before(False)
     return out, snap.name
 
 

@@ -122,20 +122,21 @@ async def test_last_value_is_the_newest_applied_value_of_that_field(store: Journ
     assert await store.last_value(99, "speech_speed") == (False, None)
 
 
-async def test_applied_since_gives_the_fields_applied_after_a_moment(store: JournalStore):
-    """Only applied changes finished at or after the moment, oldest first."""
-    early = change(fields={"speech_speed": 0.8})
-    await store.begin(early)
-    await store.finish(early.id, "applied")
-    moment = (await store.get(early.id)).finished_at  # type: ignore[union-attr]
-    assert moment is not None
-    for fields, outcome in (({"speech_speed": 0.9}, "applied"), ({"timezone": "Asia/Dubai"}, "refused")):
-        c = change(fields=fields)
+async def test_latest_values_give_each_fields_newest_applied_value_and_when(store: JournalStore):
+    """Per field, the newest applied value and its finish time; refused changes and other assistants do not count."""
+    for assistant, fields, outcome in (
+        (12, {"speech_speed": 0.8, "timezone": "Asia/Riyadh"}, "applied"),
+        (12, {"speech_speed": 0.9}, "applied"),
+        (12, {"timezone": "Asia/Dubai"}, "refused"),
+        (13, {"speech_speed": 1.1}, "applied"),
+    ):
+        c = change(assistant_id=assistant, fields=fields)
         await store.begin(c)
         await store.finish(c.id, outcome)
-    later = await store.applied_since(12, moment)
-    assert later == [{"speech_speed": 0.8}, {"speech_speed": 0.9}]
-    assert await store.applied_since(12, "2999-01-01T00:00:00.000000Z") == []
+    latest = await store.latest_values(12, ["speech_speed", "timezone", "webhook_url"])
+    assert {k: v[0] for k, v in latest.items()} == {"speech_speed": 0.9, "timezone": "Asia/Riyadh"}
+    assert latest["speech_speed"][1] >= latest["timezone"][1]
+    assert await store.latest_values(12, []) == {}
 
 
 async def test_later_lists_what_happened_to_an_assistant_since_a_change(store: JournalStore):

@@ -6,7 +6,7 @@ Migrations run under an advisory lock, so replicas starting together migrate onc
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from typing import Any
 
 from sondos_mcp.journal.store import (
@@ -19,9 +19,12 @@ from sondos_mcp.journal.store import (
     JournalError,
     NewChange,
     change_params,
+    collect_latest,
     entry_from_row,
     filter_sql,
     last_value_of,
+    latest_params,
+    latest_sql,
     utc_now,
 )
 
@@ -102,12 +105,11 @@ class PostgresJournal:
         sql = f"SELECT {COLUMNS} FROM changes WHERE assistant_id = %s AND seq > %s ORDER BY seq"
         return [entry_from_row(r) for r in await self._fetch(sql, (assistant_id, after_seq))]
 
-    async def applied_since(self, assistant_id: int, since: str) -> list[dict[str, Any]]:
-        sql = (
-            "SELECT fields FROM changes WHERE assistant_id = %s AND outcome = 'applied' AND finished_at >= %s "
-            "ORDER BY seq"
-        )
-        return [json.loads(r[0]) for r in await self._fetch(sql, (assistant_id, since))]
+    async def latest_values(self, assistant_id: int, fields: Sequence[str]) -> dict[str, tuple[Any, str]]:
+        if not fields:
+            return {}
+        rows = await self._fetch(latest_sql("%s", fields), latest_params(assistant_id, fields))
+        return collect_latest(rows, fields)
 
     async def last_value(self, assistant_id: int, field: str) -> tuple[bool, Any]:
         sql = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,9 +26,12 @@ from sondos_mcp.journal.store import (
     JournalError,
     NewChange,
     change_params,
+    collect_latest,
     entry_from_row,
     filter_sql,
     last_value_of,
+    latest_params,
+    latest_sql,
     utc_now,
 )
 
@@ -132,13 +135,13 @@ class SqliteJournal:
         rows = await self._call(lambda c: c.execute(sql, (assistant_id, after_seq)).fetchall())
         return [entry_from_row(r) for r in rows]
 
-    async def applied_since(self, assistant_id: int, since: str) -> list[dict[str, Any]]:
-        sql = (
-            "SELECT fields FROM changes WHERE assistant_id = ? AND outcome = 'applied' AND finished_at >= ? "
-            "ORDER BY seq"
-        )
-        rows = await self._call(lambda c: c.execute(sql, (assistant_id, since)).fetchall())
-        return [json.loads(r[0]) for r in rows]
+    async def latest_values(self, assistant_id: int, fields: Sequence[str]) -> dict[str, tuple[Any, str]]:
+        if not fields:
+            return {}
+        sql = latest_sql("?", fields)
+        params = latest_params(assistant_id, fields)
+        # The cursor is read lazily: the walk stops at the newest rows in the usual case.
+        return await self._call(lambda c: collect_latest(c.execute(sql, params), fields))
 
     async def last_value(self, assistant_id: int, field: str) -> tuple[bool, Any]:
         # Newest first, stopping at the first row that really sets the field (LIKE only narrows).

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,8 +124,8 @@ class JournalStore(Protocol):
     async def last_value(self, assistant_id: int, field: str) -> tuple[bool, Any]:
         """The value this journal last applied to the field (found, value)."""
 
-    async def applied_since(self, assistant_id: int, since: str) -> list[dict[str, Any]]:
-        """The fields of every change to this assistant applied (finished) at or after `since`, oldest first."""
+    async def latest_values(self, assistant_id: int, fields: Sequence[str]) -> dict[str, tuple[Any, str]]:
+        """Per field, the value this journal last applied to it and when that change finished."""
 
     async def schema_version(self) -> int: ...
 
@@ -205,6 +206,32 @@ INSERT = (
     "INSERT INTO changes (id, change_set, at, actor, assistant_id, assistant_name, fields, before, outcome, undoes) "
     "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, 'pending', {p})"
 )
+
+
+def latest_sql(p: str, fields: Sequence[str]) -> str:
+    """Applied changes to one assistant that mention any of the fields, newest first (LIKE only narrows)."""
+    likes = " OR ".join(f"fields LIKE {p}" for _ in fields)
+    return (
+        f"SELECT fields, finished_at FROM changes WHERE assistant_id = {p} AND outcome = 'applied' "
+        f"AND ({likes}) ORDER BY seq DESC"
+    )
+
+
+def latest_params(assistant_id: int, fields: Sequence[str]) -> list[Any]:
+    return [assistant_id, *("%" + json.dumps(f) + "%" for f in fields)]
+
+
+def collect_latest(rows: Iterable[tuple[str, str]], fields: Sequence[str]) -> dict[str, tuple[Any, str]]:
+    """Walk rows newest first until every field has its latest value."""
+    found: dict[str, tuple[Any, str]] = {}
+    for text, finished in rows:
+        sent = json.loads(text)
+        for name in fields:
+            if name in sent and name not in found:
+                found[name] = (sent[name], finished)
+        if len(found) == len(fields):
+            break
+    return found
 
 
 def last_value_of(fields_json: list[str], field: str) -> tuple[bool, Any]:
