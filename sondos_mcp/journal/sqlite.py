@@ -69,7 +69,9 @@ class SqliteJournal:
         return conn
 
     def _run(self, work: Callable[[sqlite3.Connection], T], write: bool, wait: bool) -> T:
-        """One transaction. Without `wait`, a busy database raises `_Busy` at once instead of waiting."""
+        """One transaction: `write` wraps several statements in one; otherwise `work` runs a single
+        statement, which SQLite makes atomic by itself. Without `wait`, a busy database raises
+        `_Busy` at once instead of waiting."""
         with self._lock:
             index = 1 if wait else 0
             if self._conns[index] is None:
@@ -77,7 +79,10 @@ class SqliteJournal:
             conn = self._conns[index]
             assert conn is not None
             try:
-                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                if not write:
+                    # One statement is its own transaction: no BEGIN/COMMIT round to pay for.
+                    return work(conn)
+                conn.execute("BEGIN IMMEDIATE")
                 try:
                     result = work(conn)
                 except BaseException:
@@ -113,11 +118,11 @@ class SqliteJournal:
 
     async def begin(self, change: NewChange) -> None:
         sql = INSERT.format(p="?")
-        await self._call(lambda c: c.execute(sql, change_params(change)), write=True)
+        await self._call(lambda c: c.execute(sql, change_params(change)))
 
     async def finish(self, change_id: str, outcome: str, detail: str | None = None) -> None:
         sql = "UPDATE changes SET outcome = ?, detail = ?, finished_at = ? WHERE id = ?"
-        await self._call(lambda c: c.execute(sql, (outcome, detail, utc_now(), change_id)), write=True)
+        await self._call(lambda c: c.execute(sql, (outcome, detail, utc_now(), change_id)))
 
     async def list(self, flt: ChangeFilter, limit: int) -> list[ChangeEntry]:
         where, params = filter_sql(flt, "?")
@@ -140,8 +145,16 @@ class SqliteJournal:
             return {}
         sql = latest_sql("?", fields)
         params = latest_params(assistant_id, fields)
+
         # The cursor is read lazily: the walk stops at the newest rows in the usual case.
-        return await self._call(lambda c: collect_latest(c.execute(sql, params), fields))
+        def walk(c: sqlite3.Connection) -> dict[str, tuple[Any, str]]:
+            cursor = c.execute(sql, params)
+            try:
+                return collect_latest(cursor, fields)
+            finally:
+                cursor.close()  # the walk may stop early: end the statement, releasing its snapshot
+
+        return await self._call(walk)
 
     async def last_value(self, assistant_id: int, field: str) -> tuple[bool, Any]:
         # Newest first, stopping at the first row that really sets the field (LIKE only narrows).
@@ -152,11 +165,15 @@ class SqliteJournal:
         pattern = "%" + json.dumps(field) + "%"
 
         def first(c: sqlite3.Connection) -> tuple[bool, Any]:
-            for (text,) in c.execute(sql, (assistant_id, pattern)):
-                found = last_value_of([text], field)
-                if found[0]:
-                    return found
-            return False, None
+            cursor = c.execute(sql, (assistant_id, pattern))
+            try:
+                for (text,) in cursor:
+                    found = last_value_of([text], field)
+                    if found[0]:
+                        return found
+                return False, None
+            finally:
+                cursor.close()
 
         return await self._call(first)
 
