@@ -81,3 +81,42 @@ async def test_each_named_token_gets_its_policy_and_its_name_in_the_journal(sand
     assert [(e.actor, e.assistant_id) for e in entries][::-1][0] == ("token:ops", 12)
     assert entries[0].actor.startswith("token:token-")
     assert [r.body for r in sandbox.state.updates()] == [{"max_call_duration": 500}, {"max_call_duration": 900}]
+
+
+async def test_confirmation_works_over_stateless_http(sandbox: SandboxServer, tmp_path: Path):
+    """Over stateless HTTP the question rides an input_required answer; the person's decline sends nothing."""
+    import mcp_types as types
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text('confirm = "always"\n', "utf-8")
+    settings = Settings(
+        base_url=sandbox.base_url,
+        api_key=SecretStr(DEMO_KEY),
+        retries=0,
+        http_tokens=[SecretStr("ops:ops-token-2")],
+        policy=policy,
+        journal=str(tmp_path / "journal.sqlite3"),
+    )
+    answers = iter(["decline", "accept"])
+    asked: list[str] = []
+
+    async def person(context: object, params: types.ElicitRequestParams) -> types.ElicitResult:
+        asked.append(params.message)
+        action = next(answers)
+        return types.ElicitResult(action=action, content={"apply": True} if action == "accept" else None)  # type: ignore[arg-type]
+
+    with ThreadedServer(create_app(settings), lifespan="on") as server:
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": "Bearer ops-token-2"}, timeout=30) as http,
+            Client(
+                streamable_http_client(f"{server.base_url}/mcp", http_client=http), elicitation_callback=person
+            ) as c,
+        ):
+            declined = await c.call_tool("update_assistant", {"id": 12, "max_call_duration": 300})
+            assert sandbox.state.updates() == []
+            accepted = await c.call_tool("update_assistant", {"id": 12, "max_call_duration": 300})
+    assert (declined.structured_content or {})["error"]["kind"] == "declined_by_user"
+    assert not accepted.is_error
+    assert len(asked) == 2
+    assert "max_call_duration: 600 → 300" in asked[0]
+    assert [r.body for r in sandbox.state.updates()] == [{"max_call_duration": 300}]
