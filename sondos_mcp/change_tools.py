@@ -384,6 +384,11 @@ async def _check_member(
 async def update_assistants(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
     args: UpdateAssistantsArgs = parse(UpdateAssistantsArgs, UPDATE_MANY_SCHEMA, arguments)
     builder = FeedbackBuilder(UPDATE_MANY_SCHEMA, arguments)
+    misplaced = [k for k in ("id", "dry_run") if k in args.changes]
+    if misplaced:
+        raise InvalidArguments(
+            [builder.problem(f"changes.{k}", "misplaced", f"{k} belongs beside changes, not in it") for k in misplaced]
+        )
     ids = await _chosen(ctx, args, builder)
     members: list[SetMember] = []
     planned: list[Planned] = []

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from mcp.server.context import ServerRequestContext
 
     from sondos_mcp.config import Settings
+    from sondos_mcp.feedback import Problem
     from sondos_mcp.tools import ToolContext
 
 
@@ -60,10 +61,10 @@ class Trust:
 
     @classmethod
     async def open(cls, settings: Settings) -> Trust:
+        policies = load_policies(settings.policy) if settings.policy is not None else Policies()
         journal = open_journal(settings)
         if journal is not None:
             await journal.open()
-        policies = load_policies(settings.policy) if settings.policy is not None else Policies()
         tokens = settings.named_tokens() if settings.auth_mode == "shared" else []
         return cls(
             journal, policies, settings.auth_mode, tokens, settings.journal_pending_after, settings.http_key_header
@@ -117,7 +118,7 @@ def policy_of(ctx: ToolContext) -> Policy:
     return trust.policy(ctx.request) if trust is not None else OPEN
 
 
-async def policy_problems(ctx: ToolContext, arguments: Mapping[str, Any], schema: Mapping[str, Any]) -> list[Any]:
+async def policy_problems(ctx: ToolContext, arguments: Mapping[str, Any], schema: Mapping[str, Any]) -> list[Problem]:
     """The policy check of one update_assistant proposal (problems with code `policy`)."""
     policy = policy_of(ctx)
     if policy is OPEN:
@@ -175,6 +176,9 @@ async def before_values(
         settings = stored_to_update(row)[0] if row else {}
         snap = _Snapshot(settings, row.get("name") if row else None, overlay_since, time.monotonic() + ttl)
         if row is not None and journal is not None:
+            if len(trust.snapshots) > _MAX_SNAPSHOTS:
+                now = time.monotonic()
+                trust.snapshots = {k: v for k, v in trust.snapshots.items() if v.expires >= now}
             trust.snapshots[key] = snap
     journaled = await journal.latest_values(assistant_id, fields) if journal is not None else {}
     out: dict[str, Before] = {}
@@ -191,6 +195,7 @@ async def before_values(
 
 
 _CLOCK_MARGIN = 1.0  # seconds: clocks of hosts sharing a PostgreSQL journal may disagree a little
+_MAX_SNAPSHOTS = 1000
 
 
 @dataclass

@@ -158,17 +158,19 @@ class Policy:
         assert isinstance(rule, ConfirmRule)
         return any(f in rule.fields for f in fields) or _matches(rule.assistants, assistant_id, name)
 
-    def narrow(self, schema: Mapping[str, Any], fields_at: tuple[str, ...] = ()) -> dict[str, Any]:
-        """`schema` as this policy allows it: denied fields removed, bounds tightened.
+    def narrow(self, schema: Mapping[str, Any]) -> dict[str, Any]:
+        """`schema` (update_assistant's) as this policy allows it: denied fields removed, bounds tightened.
 
-        `fields_at` is the path of property names to the object holding the update fields
-        (empty for update_assistant, ("changes",) for update_assistants).
+        Computed once per policy and schema; callers must not modify the result.
         """
+        key = (id(self), id(schema))
+        if key not in _NARROWED:
+            _NARROWED[key] = (self, schema, self._narrow(schema))
+        return _NARROWED[key][2]
+
+    def _narrow(self, schema: Mapping[str, Any]) -> dict[str, Any]:
         out = copy.deepcopy(dict(schema))
-        node = out
-        for key in fields_at:
-            node = node["properties"][key]
-        props = node["properties"]
+        props = out["properties"]
         for field in [f for f in props if f in UPDATE_FIELDS]:
             if not self.field_allowed(field):
                 del props[field]
@@ -213,6 +215,10 @@ class Policy:
                         builder.problem(prefix + field, "policy", f"policy allows {_span(low, high)} for this field")
                     )
         return found
+
+
+# (policy, schema, narrowed): the first two are kept so their ids stay theirs.
+_NARROWED: dict[tuple[int, int], tuple[Policy, Mapping[str, Any], dict[str, Any]]] = {}
 
 
 def _whole(value: float | None) -> float | None:

@@ -131,3 +131,13 @@ async def test_choosing_assistants_needs_ids_or_a_query(client: Client):
     is_error, refused, _ = await call(client, "update_assistants", {"query": "zzz", "changes": {"record_call": True}})
     assert is_error
     assert refused["problems"][0]["code"] == "no_match"
+
+
+async def test_id_or_dry_run_inside_changes_is_refused(client: Client, sandbox: SandboxServer):
+    """changes carries only fields: an id there would change the wrong assistant, so it is refused."""
+    is_error, refused, _ = await call(
+        client, "update_assistants", {"ids": [12], "changes": {"id": 14, "record_call": True}}
+    )
+    assert is_error
+    assert refused["problems"][0]["field"] == "changes.id"
+    assert sandbox.state.updates() == []
