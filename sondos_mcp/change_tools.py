@@ -27,6 +27,7 @@ ID_PATTERN = r"^(chg|set)-[0-9a-f]{10}$"
 
 
 def _journal(ctx: ToolContext) -> JournalStore:
+    trust_of(ctx).check_journal()
     journal = trust_of(ctx).journal
     if journal is None:
         raise ConfigurationError(

@@ -11,6 +11,7 @@ import functools
 import getpass
 import hashlib
 import hmac
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,8 @@ from sondos_mcp.journal import JournalError, JournalStore, NewChange, open_journ
 from sondos_mcp.journal.store import Before
 from sondos_mcp.policy import OPEN, Policies, Policy, load_policies
 from sondos_mcp.preview import stored_to_update
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from mcp.server.context import ServerRequestContext
@@ -58,17 +61,39 @@ class Trust:
     pending_after: float = 120.0
     key_header: str = "X-Sondos-Api-Key"
     snapshots: dict[tuple[str, int], _Snapshot] = field(default_factory=dict, repr=False)
+    # Why the configured journal could not be opened: the server still reads, but sends no change.
+    journal_error: str | None = None
 
     @classmethod
     async def open(cls, settings: Settings) -> Trust:
         policies = load_policies(settings.policy) if settings.policy is not None else Policies()
-        journal = open_journal(settings)
+        journal, error = open_journal(settings), None
         if journal is not None:
-            await journal.open()
+            try:
+                await journal.open()
+            except JournalError as exc:
+                log.error("the change journal cannot be opened, so no change will be sent: %s", exc)
+                await journal.aclose()
+                journal, error = None, str(exc)
         tokens = settings.named_tokens() if settings.auth_mode == "shared" else []
         return cls(
-            journal, policies, settings.auth_mode, tokens, settings.journal_pending_after, settings.http_key_header
+            journal,
+            policies,
+            settings.auth_mode,
+            tokens,
+            settings.journal_pending_after,
+            settings.http_key_header,
+            journal_error=error,
         )
+
+    def check_journal(self) -> None:
+        """Refuse to send anything when the configured journal is broken."""
+        if self.journal_error is not None:
+            raise JournalUnavailable(
+                "The change journal cannot be opened, so nothing is sent",
+                hint=f"{self.journal_error}. Fix SONDOS_JOURNAL / SONDOS_JOURNAL_URL, or set SONDOS_JOURNAL=off "
+                "to run without a journal, then restart the server.",
+            )
 
     async def aclose(self) -> None:
         if self.journal is not None:
@@ -239,6 +264,7 @@ async def confirm_if_needed(ctx: ToolContext, planned: Sequence[Planned], verb: 
 
 async def apply_change(ctx: ToolContext, assistant_id: int, body: Mapping[str, Any]) -> Applied:
     """The update_assistant seam: plan, confirm if policy says so, then send with the journal."""
+    trust_of(ctx).check_journal()
     if trust_of(ctx).journal is None and policy_of(ctx).rules.confirm == "never":
         # Nothing to record and no one to ask: the call costs what it did before the journal existed.
         return Applied(await ctx.api.update_assistant(assistant_id, body), None, {})
@@ -252,6 +278,7 @@ async def send(
 ) -> Applied:
     """Journal pending, call the API, journal the outcome: each in its own transaction."""
     trust = trust_of(ctx)
+    trust.check_journal()
     journal = trust.journal
     change = NewChange(
         assistant_id=planned.assistant_id,

@@ -242,3 +242,22 @@ async def test_consecutive_changes_to_one_assistant_read_it_once(client: Client,
     assert len(reads) == 1
     _, listed, _ = await call(client, "list_changes", {})
     assert [c["fields"][0]["before"] for c in listed["changes"]] == [400, 300, 600]
+
+
+async def test_a_journal_that_cannot_be_opened_stops_changes_not_reads(sandbox: SandboxServer, tmp_path: Path):
+    """SONDOS_JOURNAL under a regular file: reads work, a change is refused unsent with journal_unavailable."""
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    settings = make_settings(sandbox.base_url, journal=str(blocker / "journal.sqlite3"))
+    async with Client(build_server(settings)) as client:
+        is_error, _, _ = await call(client, "get_assistant", {"id": 12})
+        assert not is_error
+        is_error, refused, text = await call(client, "update_assistant", {"id": 12, "max_call_duration": 300})
+        listed_error, listed, _ = await call(client, "list_changes", {})
+    assert is_error
+    assert refused["error"]["kind"] == "journal_unavailable"
+    assert refused["applied"] is False
+    assert "SONDOS_JOURNAL" in text
+    assert listed_error
+    assert listed["error"]["kind"] == "journal_unavailable"
+    assert sandbox.state.updates() == []
