@@ -499,6 +499,20 @@ CHANGE_TOOLS: tuple[ToolSpec, ...] = (
         handler=list_changes,
     ),
     ToolSpec(
+        name="update_assistants",
+        title="Update several assistants",
+        description="One change to several assistants as one change set; none sent if any is refused.",
+        input_schema=UPDATE_MANY_SCHEMA,
+        output_schema=None,
+        annotations=ToolAnnotations(
+            read_only_hint=False,
+            destructive_hint=True,
+            idempotent_hint=True,
+            open_world_hint=True,
+        ),
+        handler=update_assistants,
+    ),
+    ToolSpec(
         name="undo_change",
         title="Undo a change",
         description="Restore a change's (or set's) before-values; fields changed since need force.",
@@ -512,19 +526,5 @@ CHANGE_TOOLS: tuple[ToolSpec, ...] = (
             open_world_hint=True,
         ),
         handler=undo_change,
-    ),
-    ToolSpec(
-        name="update_assistants",
-        title="Update several assistants",
-        description="One change to several assistants as one change set; none sent if any is refused.",
-        input_schema=UPDATE_MANY_SCHEMA,
-        output_schema=None,
-        annotations=ToolAnnotations(
-            read_only_hint=False,
-            destructive_hint=True,
-            idempotent_hint=True,
-            open_world_hint=True,
-        ),
-        handler=update_assistants,
     ),
 )
