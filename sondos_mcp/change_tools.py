@@ -137,7 +137,7 @@ async def list_changes(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallTo
     stale = _stale_before(ctx)
     flt = ChangeFilter(
         assistant_id=args.assistant_id,
-        actor=args.actor,
+        actor=_own_actor(ctx) or args.actor,
         since=_when(args.since, "since", builder) if args.since else None,
         until=_when(args.until, "until", builder) if args.until else None,
         outcome=args.outcome,
@@ -180,12 +180,20 @@ class UndoOutcome(Outcome):
     fields: list[UndoField] | None = None
 
 
-async def _targets(journal: JournalStore, target: str) -> list[ChangeEntry]:
+def _own_actor(ctx: ToolContext) -> str | None:
+    """With per-user keys, a caller sees and undoes only the changes made with its own key."""
+    trust = trust_of(ctx)
+    return trust.actor(ctx.request) if trust.auth_mode == "per_user" else None
+
+
+async def _targets(ctx: ToolContext, journal: JournalStore, target: str) -> list[ChangeEntry]:
     if target.startswith("set-"):
         entries = await journal.list(ChangeFilter(change_set=target), 10_000)
-        return sorted(entries, key=lambda e: e.seq)
-    entry = await journal.get(target)
-    return [entry] if entry is not None else []
+    else:
+        entry = await journal.get(target)
+        entries = [entry] if entry is not None else []
+    own = _own_actor(ctx)
+    return sorted((e for e in entries if own is None or e.actor == own), key=lambda e: e.seq)
 
 
 async def _current(ctx: ToolContext, assistant_id: int) -> dict[str, Any] | None:
@@ -196,7 +204,7 @@ async def _current(ctx: ToolContext, assistant_id: int) -> dict[str, Any] | None
 async def undo_change(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
     args: UndoArgs = parse(UndoArgs, UNDO_SCHEMA, arguments)
     journal = _journal(ctx)
-    entries = await _targets(journal, args.id)
+    entries = await _targets(ctx, journal, args.id)
     if not entries:
         raise UpstreamNotFound(f"No change {args.id} in the journal", hint="list_changes shows the change ids.")
     stale = _stale_before(ctx)

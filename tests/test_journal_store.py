@@ -149,6 +149,27 @@ async def test_later_lists_what_happened_to_an_assistant_since_a_change(store: J
     assert [e.id for e in await store.later(12, first.seq)] == [c.id]
 
 
+async def test_a_store_sees_only_its_own_apis_entries(tmp_path: Path):
+    """Two APIs (a sandbox run and production) sharing one file never see each other's changes."""
+    path = tmp_path / "shared.sqlite3"
+    sandbox, production = SqliteJournal(path, api="http://127.0.0.1:5555"), SqliteJournal(path, api="https://x/api")
+    await sandbox.open()
+    await production.open()
+    c = change()
+    await sandbox.begin(c)
+    await sandbox.finish(c.id, "applied")
+    try:
+        assert [e.id for e in await sandbox.list(ChangeFilter(), 10)] == [c.id]
+        assert await production.list(ChangeFilter(), 10) == []
+        assert await production.get(c.id) is None
+        assert await production.latest_values(12, ["max_call_duration"]) == {}
+        assert await production.last_value(12, "max_call_duration") == (False, None)
+        assert await production.later(12, 0) == []
+    finally:
+        await sandbox.aclose()
+        await production.aclose()
+
+
 async def test_undo_links_survive_a_reopen(make_store: StoreFactory):
     """What one store instance wrote, a new one on the same journal reads (a restart)."""
     one = make_store()

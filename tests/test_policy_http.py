@@ -120,3 +120,34 @@ async def test_confirmation_works_over_stateless_http(sandbox: SandboxServer, tm
     assert len(asked) == 2
     assert "max_call_duration: 600 → 300" in asked[0]
     assert [r.body for r in sandbox.state.updates()] == [{"max_call_duration": 300}]
+
+
+async def test_with_per_user_keys_each_caller_sees_only_its_own_changes(sandbox: SandboxServer, tmp_path: Path):
+    """Per-user mode: list_changes and undo_change are limited to changes made with the caller's own key."""
+    from sondos_mcp.sandbox import OTHER_KEY
+
+    settings = Settings(
+        base_url=sandbox.base_url, retries=0, http_auth="per_user", journal=str(tmp_path / "journal.sqlite3")
+    )
+    with ThreadedServer(create_app(settings), lifespan="on") as server:
+
+        @asynccontextmanager
+        async def as_key(key: str) -> AsyncIterator[Client]:
+            async with (
+                httpx2.AsyncClient(headers={"X-Sondos-Api-Key": key}, timeout=30) as http,
+                Client(streamable_http_client(f"{server.base_url}/mcp", http_client=http)) as client,
+            ):
+                yield client
+
+        async with as_key(DEMO_KEY) as mine:
+            applied = await mine.call_tool("update_assistant", {"id": 12, "max_call_duration": 300})
+        async with as_key(OTHER_KEY) as theirs:
+            await theirs.call_tool("update_assistant", {"id": 21, "max_call_duration": 300})
+            listed = (await theirs.call_tool("list_changes", {})).structured_content or {}
+            undo = await theirs.call_tool("undo_change", {"id": (applied.structured_content or {})["change_id"]})
+    assert [c["assistant_id"] for c in listed["changes"]] == [21]
+    assert all(c["actor"].startswith("key:") for c in listed["changes"])
+    assert DEMO_KEY not in str(listed)
+    assert OTHER_KEY not in str(listed)
+    assert undo.is_error
+    assert (undo.structured_content or {})["error"]["kind"] == "not_found"

@@ -25,6 +25,7 @@ from sondos_mcp.journal.store import (
     last_value_of,
     latest_params,
     latest_sql,
+    scope,
     utc_now,
 )
 
@@ -34,8 +35,9 @@ _LOCK_KEY = 0x50DD05  # advisory lock id for migrations
 class PostgresJournal:
     kind = "postgres"
 
-    def __init__(self, url: str, min_size: int = 1, max_size: int = 8) -> None:
+    def __init__(self, url: str, api: str | None = None, min_size: int = 1, max_size: int = 8) -> None:
         self._url = url
+        self.api = api  # entries of other APIs are invisible to this store
         self._min = min_size
         self._max = max_size
         self._pool: Any = None
@@ -86,37 +88,40 @@ class PostgresJournal:
         return int(row[0] or 0)
 
     async def begin(self, change: NewChange) -> None:
-        await self._write(INSERT.format(p="%s"), change_params(change))
+        await self._write(INSERT.format(p="%s"), change_params(change, self.api))
 
     async def finish(self, change_id: str, outcome: str, detail: str | None = None) -> None:
         sql = "UPDATE changes SET outcome = %s, detail = %s, finished_at = %s WHERE id = %s"
         await self._write(sql, (outcome, detail, utc_now(), change_id))
 
     async def list(self, flt: ChangeFilter, limit: int) -> list[ChangeEntry]:
-        where, params = filter_sql(flt, "%s")
+        where, params = filter_sql(flt, "%s", self.api)
         rows = await self._fetch(f"SELECT {COLUMNS} FROM changes{where} ORDER BY seq DESC LIMIT %s", [*params, limit])
         return [entry_from_row(r) for r in rows]
 
     async def get(self, change_id: str) -> ChangeEntry | None:
-        row = await self._fetch(f"SELECT {COLUMNS} FROM changes WHERE id = %s", (change_id,), one=True)
+        clause, extra = scope("%s", self.api)
+        row = await self._fetch(f"SELECT {COLUMNS} FROM changes WHERE id = %s{clause}", (change_id, *extra), one=True)
         return entry_from_row(row) if row else None
 
     async def later(self, assistant_id: int, after_seq: int) -> list[ChangeEntry]:
-        sql = f"SELECT {COLUMNS} FROM changes WHERE assistant_id = %s AND seq > %s ORDER BY seq"
-        return [entry_from_row(r) for r in await self._fetch(sql, (assistant_id, after_seq))]
+        clause, extra = scope("%s", self.api)
+        sql = f"SELECT {COLUMNS} FROM changes WHERE assistant_id = %s AND seq > %s{clause} ORDER BY seq"
+        return [entry_from_row(r) for r in await self._fetch(sql, (assistant_id, after_seq, *extra))]
 
     async def latest_values(self, assistant_id: int, fields: Sequence[str]) -> dict[str, tuple[Any, str]]:
         if not fields:
             return {}
-        rows = await self._fetch(latest_sql("%s", fields), latest_params(assistant_id, fields))
+        rows = await self._fetch(latest_sql("%s", fields, self.api), latest_params(assistant_id, fields, self.api))
         return collect_latest(rows, fields)
 
     async def last_value(self, assistant_id: int, field: str) -> tuple[bool, Any]:
+        clause, extra = scope("%s", self.api)
         sql = (
             "SELECT fields FROM changes WHERE assistant_id = %s AND outcome = 'applied' "
-            "AND (fields::jsonb) ? %s ORDER BY seq DESC LIMIT 1"
+            f"AND (fields::jsonb) ? %s{clause} ORDER BY seq DESC LIMIT 1"
         )
-        rows = await self._fetch(sql, (assistant_id, field))
+        rows = await self._fetch(sql, (assistant_id, field, *extra))
         return last_value_of([r[0] for r in rows], field)
 
     async def aclose(self) -> None:

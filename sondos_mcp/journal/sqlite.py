@@ -32,6 +32,7 @@ from sondos_mcp.journal.store import (
     last_value_of,
     latest_params,
     latest_sql,
+    scope,
     utc_now,
 )
 
@@ -45,8 +46,9 @@ class _Busy(Exception):
 class SqliteJournal:
     kind = "sqlite"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, api: str | None = None) -> None:
         self.path = path
+        self.api = api  # entries of other APIs are invisible to this store
         # [in place, never waits; in a thread, waits for the lock]
         self._conns: list[sqlite3.Connection | None] = [None, None]
         self._lock = threading.Lock()
@@ -118,33 +120,35 @@ class SqliteJournal:
 
     async def begin(self, change: NewChange) -> None:
         sql = INSERT.format(p="?")
-        await self._call(lambda c: c.execute(sql, change_params(change)))
+        await self._call(lambda c: c.execute(sql, change_params(change, self.api)))
 
     async def finish(self, change_id: str, outcome: str, detail: str | None = None) -> None:
         sql = "UPDATE changes SET outcome = ?, detail = ?, finished_at = ? WHERE id = ?"
         await self._call(lambda c: c.execute(sql, (outcome, detail, utc_now(), change_id)))
 
     async def list(self, flt: ChangeFilter, limit: int) -> list[ChangeEntry]:
-        where, params = filter_sql(flt, "?")
+        where, params = filter_sql(flt, "?", self.api)
         sql = f"SELECT {COLUMNS} FROM changes{where} ORDER BY seq DESC LIMIT ?"
         rows = await self._call(lambda c: c.execute(sql, [*params, limit]).fetchall())
         return [entry_from_row(r) for r in rows]
 
     async def get(self, change_id: str) -> ChangeEntry | None:
-        sql = f"SELECT {COLUMNS} FROM changes WHERE id = ?"
-        row = await self._call(lambda c: c.execute(sql, (change_id,)).fetchone())
+        clause, extra = scope("?", self.api)
+        sql = f"SELECT {COLUMNS} FROM changes WHERE id = ?{clause}"
+        row = await self._call(lambda c: c.execute(sql, (change_id, *extra)).fetchone())
         return entry_from_row(row) if row else None
 
     async def later(self, assistant_id: int, after_seq: int) -> list[ChangeEntry]:
-        sql = f"SELECT {COLUMNS} FROM changes WHERE assistant_id = ? AND seq > ? ORDER BY seq"
-        rows = await self._call(lambda c: c.execute(sql, (assistant_id, after_seq)).fetchall())
+        clause, extra = scope("?", self.api)
+        sql = f"SELECT {COLUMNS} FROM changes WHERE assistant_id = ? AND seq > ?{clause} ORDER BY seq"
+        rows = await self._call(lambda c: c.execute(sql, (assistant_id, after_seq, *extra)).fetchall())
         return [entry_from_row(r) for r in rows]
 
     async def latest_values(self, assistant_id: int, fields: Sequence[str]) -> dict[str, tuple[Any, str]]:
         if not fields:
             return {}
-        sql = latest_sql("?", fields)
-        params = latest_params(assistant_id, fields)
+        sql = latest_sql("?", fields, self.api)
+        params = latest_params(assistant_id, fields, self.api)
 
         # The cursor is read lazily: the walk stops at the newest rows in the usual case.
         def walk(c: sqlite3.Connection) -> dict[str, tuple[Any, str]]:
@@ -158,14 +162,15 @@ class SqliteJournal:
 
     async def last_value(self, assistant_id: int, field: str) -> tuple[bool, Any]:
         # Newest first, stopping at the first row that really sets the field (LIKE only narrows).
+        clause, extra = scope("?", self.api)
         sql = (
-            "SELECT fields FROM changes WHERE assistant_id = ? AND outcome = 'applied' AND fields LIKE ? "
-            "ORDER BY seq DESC"
+            "SELECT fields FROM changes WHERE assistant_id = ? AND outcome = 'applied' AND fields LIKE ?"
+            f"{clause} ORDER BY seq DESC"
         )
         pattern = "%" + json.dumps(field) + "%"
 
         def first(c: sqlite3.Connection) -> tuple[bool, Any]:
-            cursor = c.execute(sql, (assistant_id, pattern))
+            cursor = c.execute(sql, (assistant_id, pattern, *extra))
             try:
                 for (text,) in cursor:
                     found = last_value_of([text], field)

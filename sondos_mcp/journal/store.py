@@ -161,6 +161,9 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX changes_assistant ON changes (assistant_id, seq)",
         "CREATE INDEX changes_set ON changes (change_set)",
     ],
+    # 3: which API a change went to, so that one journal file never mixes two accounts' or
+    # environments' assistants (a sandbox run, staging, production); older rows match any
+    ["ALTER TABLE changes ADD COLUMN api TEXT"],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -188,7 +191,7 @@ def entry_from_row(row: tuple[Any, ...]) -> ChangeEntry:
     )
 
 
-def change_params(change: NewChange) -> tuple[Any, ...]:
+def change_params(change: NewChange, api: str | None) -> tuple[Any, ...]:
     return (
         change.id,
         change.change_set,
@@ -199,26 +202,33 @@ def change_params(change: NewChange) -> tuple[Any, ...]:
         json.dumps(change.fields, ensure_ascii=False),
         json.dumps({k: b.to_json() for k, b in change.before.items()}, ensure_ascii=False),
         change.undoes,
+        api,
     )
 
 
 INSERT = (
-    "INSERT INTO changes (id, change_set, at, actor, assistant_id, assistant_name, fields, before, outcome, undoes) "
-    "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, 'pending', {p})"
+    "INSERT INTO changes "
+    "(id, change_set, at, actor, assistant_id, assistant_name, fields, before, outcome, undoes, api) "
+    "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, 'pending', {p}, {p})"
 )
 
 
-def latest_sql(p: str, fields: Sequence[str]) -> str:
+def scope(p: str, api: str | None) -> tuple[str, list[Any]]:
+    """The clause keeping a store to its own API's entries (rows from before version 3 match any)."""
+    return ("", []) if api is None else (f" AND (api = {p} OR api IS NULL)", [api])
+
+
+def latest_sql(p: str, fields: Sequence[str], api: str | None) -> str:
     """Applied changes to one assistant that mention any of the fields, newest first (LIKE only narrows)."""
     likes = " OR ".join(f"fields LIKE {p}" for _ in fields)
     return (
         f"SELECT fields, finished_at FROM changes WHERE assistant_id = {p} AND outcome = 'applied' "
-        f"AND ({likes}) ORDER BY seq DESC"
+        f"AND ({likes}){scope(p, api)[0]} ORDER BY seq DESC"
     )
 
 
-def latest_params(assistant_id: int, fields: Sequence[str]) -> list[Any]:
-    return [assistant_id, *("%" + json.dumps(f) + "%" for f in fields)]
+def latest_params(assistant_id: int, fields: Sequence[str], api: str | None) -> list[Any]:
+    return [assistant_id, *("%" + json.dumps(f) + "%" for f in fields), *scope("", api)[1]]
 
 
 def collect_latest(rows: Iterable[tuple[str, str]], fields: Sequence[str]) -> dict[str, tuple[Any, str]]:
@@ -243,10 +253,13 @@ def last_value_of(fields_json: list[str], field: str) -> tuple[bool, Any]:
     return False, None
 
 
-def filter_sql(flt: ChangeFilter, p: str) -> tuple[str, list[Any]]:
+def filter_sql(flt: ChangeFilter, p: str, api: str | None) -> tuple[str, list[Any]]:
     """WHERE clause and parameters; `p` is the dialect's placeholder."""
     clauses: list[str] = []
     params: list[Any] = []
+    if api is not None:
+        clauses.append(f"(api = {p} OR api IS NULL)")
+        params.append(api)
     for column, value in (
         ("assistant_id", flt.assistant_id),
         ("actor", flt.actor),
@@ -293,10 +306,10 @@ def open_journal(settings: Settings) -> JournalStore | None:
     if settings.journal_url is not None:
         from sondos_mcp.journal.postgres import PostgresJournal
 
-        return PostgresJournal(settings.journal_url.get_secret_value())
+        return PostgresJournal(settings.journal_url.get_secret_value(), api=settings.api_base)
     if settings.journal.strip().lower() == "off":
         return None
     from sondos_mcp.journal.sqlite import SqliteJournal
 
     path = default_journal_path() if settings.journal.strip() in ("", "default") else Path(settings.journal)
-    return SqliteJournal(path.expanduser())
+    return SqliteJournal(path.expanduser(), api=settings.api_base)
