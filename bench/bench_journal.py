@@ -59,13 +59,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--postgres", help="also measure a PostgreSQL journal at this URL")
+    parser.add_argument("--journal-dir", help="where the SQLite journal goes (default: a temporary directory)")
     args = parser.parse_args()
 
     port = free_port()
     sandbox = subprocess.Popen(
         [sys.executable, "-m", "sondos_mcp.sandbox", "--port", str(port)], stdout=subprocess.DEVNULL
     )
-    tmp = tempfile.mkdtemp(prefix="bench-journal-")
+    tmp = tempfile.mkdtemp(prefix="bench-journal-", dir=args.journal_dir)
     try:
         wait_for_port(port)
         base = server_env(f"http://127.0.0.1:{port}")
