@@ -285,3 +285,20 @@ async def test_the_sqlite_journal_uses_wal_mode(tmp_path: Path):
     conn = sqlite3.connect(tmp_path / "j.sqlite3")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://sondos:canary-pw-91@127.0.0.1:1/journal", "postgresql://sondos:canary-pw-91@[bad"],
+)
+async def test_a_postgres_journal_that_cannot_open_never_shows_its_password(url: str):
+    """Unreachable or malformed: the error says why, without the URL's password."""
+    pytest.importorskip("psycopg")
+    from sondos_mcp.journal.postgres import PostgresJournal
+
+    journal = PostgresJournal(url, open_timeout=1.0)
+    with pytest.raises(JournalError) as info:
+        await journal.open()
+    assert "canary-pw-91" not in str(info.value)
+    assert "canary-pw-91" not in repr(journal)
+    assert info.value.__cause__ is None

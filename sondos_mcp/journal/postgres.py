@@ -35,8 +35,11 @@ _LOCK_KEY = 0x50DD05  # advisory lock id for migrations
 class PostgresJournal:
     kind = "postgres"
 
-    def __init__(self, url: str, api: str | None = None, min_size: int = 1, max_size: int = 8) -> None:
+    def __init__(
+        self, url: str, api: str | None = None, min_size: int = 1, max_size: int = 8, open_timeout: float = 15.0
+    ) -> None:
         self._url = url
+        self._open_timeout = open_timeout
         self.api = api  # entries of other APIs are invisible to this store
         self._min = min_size
         self._max = max_size
@@ -55,14 +58,27 @@ class PostgresJournal:
             ) from exc
         pool = AsyncConnectionPool(self._url, min_size=self._min, max_size=self._max, open=False)
         try:
-            await pool.open(wait=True, timeout=15)
+            await pool.open(wait=True, timeout=self._open_timeout)
             async with pool.connection() as conn, conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
                 await _migrate(conn)
         except (psycopg.Error, TimeoutError, OSError) as exc:
             await pool.close()
-            raise JournalError(f"cannot open the PostgreSQL journal: {type(exc).__name__}: {exc}") from exc
+            raise JournalError(
+                f"cannot open the PostgreSQL journal: {type(exc).__name__}: {self._redact(exc)}"
+            ) from None
         self._pool = pool
+
+    def _redact(self, exc: BaseException) -> str:
+        """The driver's message without the URL or its password (a malformed URL is echoed back)."""
+        from urllib.parse import urlsplit
+
+        text = str(exc).replace(self._url, "<SONDOS_JOURNAL_URL>")
+        try:
+            password = urlsplit(self._url).password
+        except ValueError:
+            password = None
+        return text.replace(password, "***") if password else text
 
     async def _fetch(self, sql: str, params: Any = (), one: bool = False) -> Any:
         import psycopg
@@ -72,7 +88,7 @@ class PostgresJournal:
                 cur = await conn.execute(sql, params)
                 return await (cur.fetchone() if one else cur.fetchall())
         except psycopg.Error as exc:
-            raise JournalError(f"PostgreSQL journal: {exc}") from exc
+            raise JournalError(f"PostgreSQL journal: {self._redact(exc)}") from None
 
     async def _write(self, sql: str, params: Any) -> None:
         import psycopg
@@ -81,7 +97,7 @@ class PostgresJournal:
             async with self._pool.connection() as conn:  # commits on leaving the block
                 await conn.execute(sql, params)
         except psycopg.Error as exc:
-            raise JournalError(f"PostgreSQL journal: {exc}") from exc
+            raise JournalError(f"PostgreSQL journal: {self._redact(exc)}") from None
 
     async def schema_version(self) -> int:
         row = await self._fetch("SELECT max(version) FROM journal_schema", one=True)
