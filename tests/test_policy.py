@@ -171,3 +171,20 @@ def test_a_bad_policy_stops_start_up_with_exit_2_and_one_line(tmp_path: Path):
     assert len(lines) == 1, proc.stderr
     assert "SONDOS_POLICY" in lines[0]
     assert "line 3" in lines[0]
+
+
+def test_the_documented_policy_example_loads_as_described(tmp_path: Path):
+    """The example in docs/journal.md is a valid policy with the limits it describes."""
+    import re
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "journal.md").read_text("utf-8")
+    example = re.search(r"```toml\n(.*?)```", doc, re.S)
+    assert example is not None
+    policies = load_policies(policy_file(tmp_path, example[1]))
+    default = policies.default
+    assert default.bounds("max_call_duration") == (20, 600)
+    assert not default.field_allowed("webhook_url")
+    assert default.needs_confirmation(16, "London Bookings", ["max_call_duration"])
+    assert not default.needs_confirmation(12, "Riyadh Sales", ["max_call_duration"])
+    assert policies.for_actor("token:support").read_only
+    assert policies.for_actor("token:ops").rules.confirm == "never"
