@@ -182,9 +182,9 @@ async def before_values(
 ) -> tuple[dict[str, Before], str | None]:
     """What each field holds now, and the assistant's name.
 
-    The stored state is read from the API (through the lookups' short cache), then every change
-    this journal applied since is laid over it, so consecutive changes to one assistant need no
-    new read and still see each other, across worker processes sharing the journal. A field the
+    The stored state is read from the API once (and kept for the lookups' TTL); every change this
+    journal applied since that read is laid over it, so consecutive changes to one assistant need
+    no new read and still see each other, across worker processes sharing the journal. A field the
     stored shape does not carry takes the journal's last applied value, else it is unknown.
     """
     trust = trust_of(ctx)
@@ -193,10 +193,11 @@ async def before_values(
     snap = trust.snapshots.get(key)
     if fresh or snap is None or snap.expires < time.monotonic():
         ttl = ctx.lookups.assistant_ttl
-        if fresh:
-            ctx.lookups.forget_assistants()
-        # The row may come from the lookups' cache, up to `ttl` old: overlay entries from before it.
-        overlay_since = _iso(ttl + _CLOCK_MARGIN)
+        # Read fresh, not from the lookups' cache: the row then holds everything applied before the
+        # read started, and any edit made elsewhere, which an older journal value must not hide.
+        # What the journal applies from then on is laid over it.
+        ctx.lookups.forget_assistants()
+        overlay_since = _iso(0)
         row = await _row(ctx, assistant_id)
         settings = stored_to_update(row)[0] if row else {}
         snap = _Snapshot(settings, row.get("name") if row else None, overlay_since, time.monotonic() + ttl)
@@ -219,7 +220,6 @@ async def before_values(
     return out, snap.name
 
 
-_CLOCK_MARGIN = 1.0  # seconds: clocks of hosts sharing a PostgreSQL journal may disagree a little
 _MAX_SNAPSHOTS = 1000
 
 

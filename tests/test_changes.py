@@ -261,3 +261,15 @@ async def test_a_journal_that_cannot_be_opened_stops_changes_not_reads(sandbox: 
     assert listed_error
     assert listed["error"]["kind"] == "journal_unavailable"
     assert sandbox.state.updates() == []
+
+
+async def test_an_undo_records_the_value_it_replaces_as_read_now(client: Client, sandbox: SandboxServer):
+    """Undo with force over an edit made elsewhere: its own before-value is that edit, not the journal's value."""
+    _, applied, _ = await call(client, "update_assistant", {"id": 12, "max_call_duration": 300})
+    sandbox.state.assistants[12]["max_duration"] = 450  # edited in the dashboard
+    is_error, undone, _ = await call(client, "undo_change", {"id": applied["change_id"], "force": True})
+    assert not is_error
+    _, listed, _ = await call(client, "list_changes", {"limit": 1})
+    (entry,) = listed["changes"]
+    assert entry["id"] == undone["change_ids"][0]
+    assert entry["fields"] == [{"field": "max_call_duration", "before": 450, "before_known": True, "after": 600}]
