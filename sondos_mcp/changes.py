@@ -30,7 +30,7 @@ from sondos_mcp.errors import (
     UpstreamUnavailable,
 )
 from sondos_mcp.journal import JournalError, JournalStore, NewChange, open_journal
-from sondos_mcp.journal.store import Before
+from sondos_mcp.journal.store import Before, utc_now
 from sondos_mcp.policy import OPEN, Policies, Policy, load_policies
 from sondos_mcp.preview import stored_to_update
 
@@ -171,6 +171,11 @@ class _Snapshot:
     name: str | None
     overlay_since: str
     expires: float
+    # What the journal says each field was last set to (value, finished), learned by asking it or
+    # by applying a change here; valid while no other process has written (journal version).
+    known: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    asked: set[str] = field(default_factory=set)
+    version: int | None = None
 
 
 def _iso(seconds_ago: float) -> str:
@@ -206,7 +211,7 @@ async def before_values(
                 now = time.monotonic()
                 trust.snapshots = {k: v for k, v in trust.snapshots.items() if v.expires >= now}
             trust.snapshots[key] = snap
-    journaled = await journal.latest_values(assistant_id, fields) if journal is not None else {}
+    journaled = await _journaled(journal, snap, assistant_id, fields)
     out: dict[str, Before] = {}
     for name in fields:
         value, finished = journaled.get(name, (None, ""))
@@ -221,6 +226,39 @@ async def before_values(
 
 
 _MAX_SNAPSHOTS = 1000
+
+
+async def _journaled(
+    journal: JournalStore | None, snap: _Snapshot, assistant_id: int, fields: Sequence[str]
+) -> dict[str, tuple[Any, str]]:
+    """The journal's latest value per field, asked only when this process cannot know it already."""
+    if journal is None:
+        return {}
+    version = await journal.version()
+    if version is None or version != snap.version:
+        snap.known.clear()
+        snap.asked.clear()
+    missing = [f for f in fields if f not in snap.asked]
+    if missing:
+        snap.known.update(await journal.latest_values(assistant_id, missing))
+        snap.asked.update(missing)
+        snap.version = version
+    return {f: snap.known[f] for f in fields if f in snap.known}
+
+
+def _remember(trust: Trust, ctx: ToolContext, change: NewChange, outcome: str) -> None:
+    """Keep the assistant's snapshot in step with a change this process sent."""
+    key = (ctx.api.key_fingerprint(), change.assistant_id)
+    snap = trust.snapshots.get(key)
+    if snap is None or outcome in ("refused", "failed"):
+        return
+    if outcome != "applied":
+        del trust.snapshots[key]  # the change may or may not have landed: read again next time
+        return
+    finished = utc_now()
+    for name, value in change.fields.items():
+        snap.known[name] = (value, finished)
+        snap.asked.add(name)
 
 
 @dataclass
@@ -317,6 +355,7 @@ async def send(
                     await journal.finish(change.id, outcome, detail)
                 except JournalError:
                     # The call itself is done; the entry stays pending and reads as unknown.
-                    detail = "journal"
+                    outcome, detail = "unknown", "journal"
+                _remember(trust, ctx, change, outcome)
     warnings = ["the outcome could not be journaled; the entry reads as unknown"] if detail == "journal" else []
     return Applied(answer, change.id if journal else None, planned.before, planned.assistant_name, warnings)

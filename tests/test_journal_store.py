@@ -302,3 +302,22 @@ async def test_a_postgres_journal_that_cannot_open_never_shows_its_password(url:
     assert "canary-pw-91" not in str(info.value)
     assert "canary-pw-91" not in repr(journal)
     assert info.value.__cause__ is None
+
+
+async def test_the_sqlite_version_moves_only_when_another_connection_writes(tmp_path: Path):
+    """A store's own writes keep its version; another store's (another process's) write moves it."""
+    path = tmp_path / "j.sqlite3"
+    one, two = SqliteJournal(path), SqliteJournal(path)
+    await one.open()
+    await two.open()
+    try:
+        start = await one.version()
+        c = change()
+        await one.begin(c)
+        await one.finish(c.id, "applied")
+        assert await one.version() == start
+        await two.begin(change())
+        assert await one.version() != start
+    finally:
+        await one.aclose()
+        await two.aclose()

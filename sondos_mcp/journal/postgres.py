@@ -99,6 +99,9 @@ class PostgresJournal:
         except psycopg.Error as exc:
             raise JournalError(f"PostgreSQL journal: {self._redact(exc)}") from None
 
+    async def version(self) -> int | None:
+        return None  # other hosts' writes cannot be seen without asking
+
     async def schema_version(self) -> int:
         row = await self._fetch("SELECT max(version) FROM journal_schema", one=True)
         return int(row[0] or 0)

@@ -115,6 +115,14 @@ class SqliteJournal:
     async def open(self) -> None:
         await anyio.to_thread.run_sync(lambda: self._run(_migrate, True, wait=True))
 
+    async def version(self) -> int | None:
+        # data_version moves when any other connection commits (other processes, and this
+        # store's own waiting connection); it is per connection, so only the in-place one answers.
+        try:
+            return self._run(lambda c: int(c.execute("PRAGMA data_version").fetchone()[0]), False, wait=False)
+        except _Busy:
+            return None
+
     async def schema_version(self) -> int:
         return await self._call(_version)
 

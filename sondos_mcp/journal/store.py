@@ -129,6 +129,9 @@ class JournalStore(Protocol):
 
     async def schema_version(self) -> int: ...
 
+    async def version(self) -> int | None:
+        """A number that changes whenever another connection wrote; None when the store cannot tell."""
+
     async def aclose(self) -> None: ...
 
 
