@@ -138,9 +138,14 @@ def _under(path: str, parents: set[str]) -> bool:
 # --- stages ----------------------------------------------------------------------------------
 
 
+CONTRACT_NAMES = tuple(UpdateAssistantArgs.model_fields)
+
+
 async def resolve_names(p: Proposal) -> None:
     """Map every field to its documented name; a unit in the name converts the value."""
-    props = p.context.schema.get("properties", {})
+    # The contract's names, not the advertised schema's: a field a policy hides is still this
+    # field, and is refused by the policy stage as such rather than as an unknown name.
+    props = CONTRACT_NAMES
     if all(key in props for key in p.raw):
         # The common case: every name is documented. Nested containers are copied only if renamed.
         p.resolved = dict(p.raw)

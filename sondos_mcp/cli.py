@@ -68,6 +68,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"sondos-mcp: {line}", file=sys.stderr)
         return 2
 
+    if settings.policy is not None:  # a policy that cannot be read stops start-up, naming the line
+        from sondos_mcp.policy import PolicyError, load_policies
+
+        try:
+            load_policies(settings.policy)
+        except PolicyError as exc:
+            print(f"sondos-mcp: SONDOS_POLICY: {exc}", file=sys.stderr)
+            return 2
+
     sandbox = None
     if args.sandbox:
         from sondos_mcp.sandbox import DEMO_KEY, SandboxServer

@@ -6,7 +6,9 @@ refusal into one line per setting that names the environment variable (and flag)
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -18,6 +20,18 @@ DEFAULT_BASE_URL = "https://app.sondos-ai.com/api"
 ENV_PREFIX = "SONDOS_"
 # Never echoed back in an error message, whatever is wrong with them.
 SECRET_FIELDS = frozenset({"api_key", "http_tokens"})
+
+
+_TOKEN_NAME = re.compile(r"^([A-Za-z][A-Za-z0-9_.@-]{0,63}):(.+)$")
+
+
+def token_fingerprint(token: str) -> str:
+    return "token-" + hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+def _named(entry: str) -> tuple[str, str]:
+    match = _TOKEN_NAME.match(entry)
+    return (match[1], match[2].strip()) if match else (token_fingerprint(entry), entry)
 
 
 class Settings(BaseSettings):
@@ -49,6 +63,12 @@ class Settings(BaseSettings):
     http_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     http_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     http_max_body: int = Field(256 * 1024, ge=1024, description="Largest request body accepted, in bytes")
+
+    # Change journal, policy, confirmation (see docs/journal.md).
+    journal: str = Field("default", description="SQLite journal file; 'default': the user's data dir; 'off'")
+    journal_url: SecretStr | None = Field(None, description="postgresql://… journal instead (sondos-mcp[postgres])")
+    journal_pending_after: float = Field(120.0, gt=0, description="Seconds after which a pending entry is unknown")
+    policy: Path | None = Field(None, description="TOML policy file: limits on what may be changed")
 
     # Bounds under a hostile upstream or client (docs/reliability.md explains each one).
     call_deadline: float | None = Field(
@@ -96,11 +116,15 @@ class Settings(BaseSettings):
 
     def bearer_tokens(self) -> list[str]:
         """Configured tokens from the environment and the tokens file, read once at start-up."""
-        tokens = [t.get_secret_value() for t in self.http_tokens]
+        return [token for _, token in self.named_tokens()]
+
+    def named_tokens(self) -> list[tuple[str, str]]:
+        """(name, token) pairs: `name:token` entries are named, a plain token is named by its fingerprint."""
+        entries = [t.get_secret_value() for t in self.http_tokens]
         if self.http_tokens_file is not None:
             lines = self.http_tokens_file.read_text("utf-8").splitlines()
-            tokens += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-        return tokens
+            entries += [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        return [_named(entry) for entry in entries]
 
     @property
     def auth_mode(self) -> Literal["none", "shared", "per_user"]:

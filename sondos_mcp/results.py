@@ -46,6 +46,15 @@ def success(outcome: Outcome, text: str) -> CallToolResult:
     )
 
 
+def refusal(outcome: Outcome, text: str) -> CallToolResult:
+    """A refusal that carries a per-item report (a change set, an undo): isError with the tool's own shape."""
+    return CallToolResult(
+        content=[TextContent(text=text)],
+        structured_content=outcome.model_dump(mode="json", exclude_none=True),
+        is_error=True,
+    )
+
+
 def error_result(
     exc: SondosError,
     *,

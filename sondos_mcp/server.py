@@ -17,6 +17,7 @@ from mcp_types import (
     INVALID_PARAMS,
     CallToolRequestParams,
     CallToolResult,
+    InputRequiredResult,
     ListToolsResult,
     PaginatedRequestParams,
     Tool,
@@ -26,9 +27,12 @@ from pydantic import SecretStr
 from sondos_mcp import __version__
 from sondos_mcp.bounds import argument_problem, cap_result, escape_result, escape_text
 from sondos_mcp.cache import TTLCache
+from sondos_mcp.changes import Trust
 from sondos_mcp.client import CALL_RECORD, CallRecord, KeySource, SondosApi
 from sondos_mcp.config import Settings
+from sondos_mcp.confirm import NeedsInput
 from sondos_mcp.errors import READ_BACK_HINT, DeadlineExceeded, InvalidArguments, SondosError
+from sondos_mcp.policy import Policy
 from sondos_mcp.references import Lookups
 from sondos_mcp.results import error_result
 from sondos_mcp.tools import TOOLS, TOOLS_BY_NAME, ToolContext, ToolSpec
@@ -44,20 +48,23 @@ INSTRUCTIONS = (
 )
 
 
-def _listing(tool: ToolSpec) -> Tool:
+def _listing(tool: ToolSpec, policy: Policy | None = None) -> Tool:
     return Tool(
         name=tool.name,
         title=tool.title,
         description=tool.description,
-        input_schema=tool.input_schema,
+        input_schema=policy.narrow(tool.input_schema)
+        if policy and tool.name == "update_assistant"
+        else tool.input_schema,
         output_schema=tool.output_schema,
         annotations=tool.annotations,
     )
 
 
-def tool_listing() -> ListToolsResult:
-    """What tools/list answers: the same for every caller, so built once per server."""
-    return ListToolsResult(tools=[_listing(t) for t in TOOLS])
+def tool_listing(policy: Policy | None = None) -> ListToolsResult:
+    """What tools/list answers under a policy (read-only lists no write tool); built once per policy."""
+    tools = [t for t in TOOLS if policy is None or not (policy.read_only and t.writes)]
+    return ListToolsResult(tools=[_listing(t, policy) for t in tools])
 
 
 # The key of the call being served, when each caller brings its own (HTTP per-user mode). Set in
@@ -80,25 +87,36 @@ def deadline_exceeded(seconds: float, write_sent: bool) -> DeadlineExceeded:
 
 def build_server(settings: Settings, request_key: RequestKey | None = None) -> Server[ToolContext]:
     """The MCP server. With `request_key`, every call uses the key its caller sent, and only that."""
-    listing = tool_listing()
+    listings: dict[int, ListToolsResult] = {}
     key_source: KeySource | None = _call_key.get if request_key is not None else None
 
     @asynccontextmanager
     async def lifespan(_: Server[ToolContext]) -> AsyncIterator[ToolContext]:
         api = SondosApi(settings, key_source=key_source)
+        trust = await Trust.open(settings)
         try:
             cache = TTLCache(ttl=60.0, max_entries=settings.cache_entries)
-            yield ToolContext(api=api, lookups=Lookups(api, cache, max_pages=settings.max_pages))
+            yield ToolContext(api=api, lookups=Lookups(api, cache, max_pages=settings.max_pages), trust=trust)
         finally:
+            await trust.aclose()
             await api.aclose()
 
     async def on_list_tools(
         ctx: ServerRequestContext[ToolContext], params: PaginatedRequestParams | None
     ) -> ListToolsResult:
-        return listing
+        policy = ctx.lifespan_context.trust.policy(ctx) if ctx.lifespan_context.trust else None
+        key = id(policy)
+        if key not in listings:
+            listings[key] = tool_listing(policy)
+        return listings[key]
 
-    async def on_call_tool(ctx: ServerRequestContext[ToolContext], params: CallToolRequestParams) -> CallToolResult:
+    async def on_call_tool(
+        ctx: ServerRequestContext[ToolContext], params: CallToolRequestParams
+    ) -> CallToolResult | InputRequiredResult:
         tool = TOOLS_BY_NAME.get(params.name)
+        trust = ctx.lifespan_context.trust
+        if tool is not None and tool.writes and trust is not None and trust.policy(ctx).read_only:
+            tool = None  # not listed under a read-only policy, so not callable either
         if tool is None:
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {params.name}")
         arguments = params.arguments or {}
@@ -107,6 +125,8 @@ def build_server(settings: Settings, request_key: RequestKey | None = None) -> S
         record_token = CALL_RECORD.set(record)
         try:
             result = await run(tool, ctx, arguments, record)
+        except NeedsInput as exc:
+            return exc.result  # the client asks its user and calls again with the answer
         finally:
             CALL_RECORD.reset(record_token)
             if token is not None:
@@ -126,8 +146,8 @@ def build_server(settings: Settings, request_key: RequestKey | None = None) -> S
             if too_large is not None:
                 raise InvalidArguments([too_large])
             # One deadline for the whole call: retries, paging and lookups all count against it.
-            with anyio.move_on_after(settings.deadline):
-                return await tool.handler(replace(ctx.lifespan_context, request=ctx), arguments)
+            with anyio.move_on_after(settings.deadline) as deadline:
+                return await tool.handler(replace(ctx.lifespan_context, request=ctx, deadline=deadline), arguments)
             raise deadline_exceeded(settings.deadline, record.write_sent and tool.writes)
         except SondosError as exc:
             log.info("%s refused: %s (%s)", tool.name, exc.kind, escape_text(exc.message))

@@ -1,69 +1,36 @@
-"""The tools: their schemas, annotations and handlers, in one table the server is wired from."""
+"""The assistant tools (read, update) and the one table of every tool the server is wired from."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from mcp_types import CallToolResult, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+from pydantic import BaseModel, Field, JsonValue
 
-from sondos_mcp.checking import CheckContext, check_proposal
-from sondos_mcp.client import SondosApi
-from sondos_mcp.errors import InvalidArguments, SondosError, UpstreamNotFound
-from sondos_mcp.feedback import FeedbackBuilder, suggested_arguments
-from sondos_mcp.model import MAX_ID, Integer, UpdateAssistantArgs
+from sondos_mcp.change_tools import CHANGE_TOOLS
+from sondos_mcp.changes import apply_change
+from sondos_mcp.errors import InvalidArguments
+from sondos_mcp.model import MAX_ID, Integer
 from sondos_mcp.preview import Change, diff, stored_to_update
-from sondos_mcp.references import ASSISTANT_PAGE, Lookups, paging_limit, rows_of
+from sondos_mcp.references import ASSISTANT_PAGE, paging_limit, rows_of
 from sondos_mcp.results import Outcome, success
 from sondos_mcp.schema import model_schema
+from sondos_mcp.toolkit import (
+    UPDATE_INPUT_SCHEMA,
+    Args,
+    ToolContext,
+    ToolSpec,
+    check_update,
+    not_found,
+    output_schema,
+    parse,
+    read_only,
+)
 from sondos_mcp.vocabulary import STORED_DIRECTION
 
-if TYPE_CHECKING:
-    from mcp.server.context import ServerRequestContext
-
-
-@dataclass(frozen=True)
-class ToolContext:
-    """What a handler may use; built once per server, never reached through globals.
-
-    `request` is the MCP request being served (its session sends progress and elicitation
-    requests; its transport request identifies the caller); the server sets it per call.
-    """
-
-    api: SondosApi
-    lookups: Lookups
-    request: ServerRequestContext[Any] | None = None
-
-
-Handler = Callable[[ToolContext, Mapping[str, Any]], Awaitable[CallToolResult]]
-
-
-@dataclass(frozen=True)
-class ToolSpec:
-    name: str
-    title: str
-    description: str
-    input_schema: dict[str, Any]
-    output_schema: dict[str, Any]
-    annotations: ToolAnnotations
-    handler: Handler
-    # Structured fields an error result repeats from the arguments (e.g. the assistant's id).
-    echo_fields: tuple[str, ...] = ()
-
-    @property
-    def writes(self) -> bool:
-        return self.annotations.read_only_hint is not True
-
-
-def _not_found(assistant_id: int) -> UpstreamNotFound:
-    return UpstreamNotFound(
-        f"Assistant {assistant_id} not found",
-        status=404,
-        hint="The id does not exist or belongs to another account; list_assistants shows the valid ids.",
-    )
+__all__ = ["TOOLS", "TOOLS_BY_NAME", "UPDATE_INPUT_SCHEMA", "ToolContext", "ToolSpec"]
 
 
 # --- update_assistant ----------------------------------------------------------------------
@@ -75,6 +42,7 @@ class UpdateOutcome(Outcome):
     changed_fields: list[str] | None = None
     data: dict[str, JsonValue] | None = None
     preview: list[Change] | None = None
+    change_id: str | None = None
 
 
 UPDATE_DESCRIPTION = (
@@ -84,7 +52,7 @@ UPDATE_DESCRIPTION = (
 
 
 async def update_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
-    verdict = await check_proposal(arguments, _check_context(ctx))
+    verdict = await check_update(ctx, arguments)
     if not verdict.ok or verdict.args is None:
         raise InvalidArguments(verdict.problems, verdict.suggested)
     warnings = verdict.warnings
@@ -92,7 +60,8 @@ async def update_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> Ca
     body = args.body(order=list(arguments))
     if args.dry_run:
         return await _preview(ctx, args.id, body, warnings)
-    answer = await ctx.api.update_assistant(args.id, body)
+    applied = await apply_change(ctx, args.id, body)
+    answer = applied.answer
     ctx.lookups.forget_assistants()
     data = answer.get("data") if isinstance(answer, dict) else None
     changed = list(body)
@@ -105,27 +74,19 @@ async def update_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> Ca
         id=args.id,
         changed_fields=changed,
         data=data if isinstance(data, dict) else None,
-        warnings=warnings or None,
+        warnings=(warnings + applied.warnings) or None,
+        change_id=applied.change_id,
     )
-    lines = [f"Updated {label}: {', '.join(changed)}."] + [f"Warning: {w}" for w in warnings]
+    lines = [f"Updated {label}: {', '.join(changed)}."] + [f"Warning: {w}" for w in warnings + applied.warnings]
+    if applied.change_id:
+        lines.append(f"Journaled as {applied.change_id}; undo_change reverts it.")
     return success(outcome, "\n".join(lines))
-
-
-def _check_context(ctx: ToolContext) -> CheckContext:
-    async def assistant_mode(assistant_id: int) -> str | None:
-        try:
-            row = await ctx.lookups.find_assistant(assistant_id)
-        except SondosError:
-            return None
-        return row.get("mode") if row else None
-
-    return CheckContext(UPDATE_INPUT_SCHEMA, ctx.lookups, assistant_mode)
 
 
 async def _preview(ctx: ToolContext, assistant_id: int, body: dict[str, Any], warnings: list[str]) -> CallToolResult:
     row = await ctx.lookups.find_assistant(assistant_id)
     if row is None:
-        raise _not_found(assistant_id)
+        raise not_found(assistant_id)
     changes = diff(row, body)
     lines = [f"Preview for assistant {assistant_id} ({row.get('name')}); nothing was sent:"]
     for c in changes:
@@ -149,20 +110,7 @@ async def _preview(ctx: ToolContext, assistant_id: int, body: dict[str, Any], wa
 # --- read tools ----------------------------------------------------------------------------
 
 
-class _Args(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
-
-
-def parse(model: type[BaseModel], schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> Any:
-    """Validate a read tool's arguments, with the same feedback as update_assistant."""
-    try:
-        return model.model_validate(dict(arguments))
-    except ValidationError as exc:
-        problems = FeedbackBuilder(schema, arguments).from_validation_error(exc)
-        raise InvalidArguments(problems, suggested_arguments(arguments, problems)) from None
-
-
-class ListAssistantsArgs(_Args):
+class ListAssistantsArgs(Args):
     page: Integer = Field(1, ge=1)
     per_page: Integer = Field(20, ge=1, le=100)
     query: str = Field(None, description="Name filter, searches all pages", min_length=1)
@@ -231,7 +179,7 @@ async def list_assistants(ctx: ToolContext, arguments: Mapping[str, Any]) -> Cal
     )
 
 
-class IdArgs(_Args):
+class IdArgs(Args):
     id: Integer = Field(description="Assistant id", ge=1, le=MAX_ID)
 
 
@@ -251,7 +199,7 @@ async def get_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallT
     args = parse(IdArgs, GET_ASSISTANT_SCHEMA, arguments)
     row = await ctx.lookups.find_assistant(args.id)
     if row is None:
-        raise _not_found(args.id)
+        raise not_found(args.id)
     settings, other = stored_to_update(row)
     view = AssistantView(id=args.id, name=row.get("name"), status=row.get("status"), settings=settings, other=other)
     lines = [f"Assistant {args.id} ({row.get('name')}, {row.get('status')}); settings in update_assistant names:"]
@@ -267,15 +215,15 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class VoicesArgs(_Args):
+class VoicesArgs(Args):
     mode: Literal["pipeline", "multimodal"] = Field(None)
 
 
-class PhoneArgs(_Args):
+class PhoneArgs(Args):
     type: Literal["inbound", "outbound"] = Field(None)
 
 
-class NoArgs(_Args):
+class NoArgs(Args):
     pass
 
 
@@ -287,7 +235,7 @@ def _list_tool(
     name: str,
     title: str,
     description: str,
-    args_model: type[_Args],
+    args_model: type[Args],
     fetch: Callable[[ToolContext, Any], Awaitable[list[dict[str, Any]]]],
     what: str,
     line: Callable[[dict[str, Any]], str],
@@ -307,7 +255,7 @@ def _list_tool(
         description=description,
         input_schema=schema,
         output_schema=ITEMS_OUTPUT,
-        annotations=_read_only(title),
+        annotations=read_only(title),
         handler=handler,
     )
 
@@ -325,21 +273,10 @@ async def _phones(ctx: ToolContext, args: PhoneArgs) -> list[dict[str, Any]]:
 # --- the table -----------------------------------------------------------------------------
 
 
-def _output_schema(model: type[BaseModel]) -> dict[str, Any]:
-    return model_schema(model, first=("ok", "message"), shallow=True)
-
-
-def _read_only(title: str) -> ToolAnnotations:
-    return ToolAnnotations(
-        title=title, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
-    )
-
-
-UPDATE_INPUT_SCHEMA = model_schema(UpdateAssistantArgs, first=("id",))
 UPDATE_ARGS_FIELDS = [f for f in UPDATE_INPUT_SCHEMA["properties"] if f not in ("id", "dry_run")]
 LIST_ASSISTANTS_SCHEMA = model_schema(ListAssistantsArgs)
 GET_ASSISTANT_SCHEMA = model_schema(IdArgs)
-ITEMS_OUTPUT = _output_schema(ItemsOutcome)
+ITEMS_OUTPUT = output_schema(ItemsOutcome)
 
 TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
@@ -347,8 +284,8 @@ TOOLS: tuple[ToolSpec, ...] = (
         title="List assistants",
         description="Assistants as id, name, status, direction (receive|make), mode; paged. Use query to find by name.",
         input_schema=LIST_ASSISTANTS_SCHEMA,
-        output_schema=_output_schema(ListAssistantsOutcome),
-        annotations=_read_only("List assistants"),
+        output_schema=output_schema(ListAssistantsOutcome),
+        annotations=read_only("List assistants"),
         handler=list_assistants,
     ),
     ToolSpec(
@@ -357,8 +294,8 @@ TOOLS: tuple[ToolSpec, ...] = (
         description="One assistant's current settings, named as in update_assistant. No single-assistant "
         "endpoint exists, so this pages the list (cached briefly).",
         input_schema=GET_ASSISTANT_SCHEMA,
-        output_schema=_output_schema(GetAssistantOutcome),
-        annotations=_read_only("Get assistant settings"),
+        output_schema=output_schema(GetAssistantOutcome),
+        annotations=read_only("Get assistant settings"),
         handler=get_assistant,
         echo_fields=("id",),
     ),
@@ -367,7 +304,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         title="Update assistant settings",
         description=UPDATE_DESCRIPTION,
         input_schema=UPDATE_INPUT_SCHEMA,
-        output_schema=_output_schema(UpdateOutcome),
+        output_schema=output_schema(UpdateOutcome),
         annotations=ToolAnnotations(
             title="Update assistant settings",
             read_only_hint=False,
@@ -419,4 +356,5 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
 )
 
+TOOLS += CHANGE_TOOLS  # the journal, undo and change-set tools
 TOOLS_BY_NAME: dict[str, ToolSpec] = {tool.name: tool for tool in TOOLS}

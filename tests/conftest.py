@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -31,6 +32,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 # Child Pythons (`python -m sondos_mcp`, the demo) must not import a source tree from their cwd.
 os.environ["PYTHONSAFEPATH"] = "1"
+# The change journal's default file lives in the user's data directory: never the real one in tests.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="sondos-test-data-")
 
 
 def installed_from_source_tree() -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import struct
 import threading
@@ -11,7 +12,7 @@ Behaviour = Literal["reset", "truncate"]
 
 
 class RawUpstream:
-    """`with RawUpstream("reset") as up:` reads each request whole, records it, then misbehaves."""
+    """`with RawUpstream("reset") as up:` reads each request whole, records it, and misbehaves on writes."""
 
     def __init__(self, behaviour: Behaviour) -> None:
         self.behaviour = behaviour
@@ -43,14 +44,33 @@ class RawUpstream:
             except TimeoutError:
                 continue
             with conn:
-                self.requests.append(_read_request(conn))
-                if self.behaviour == "reset":
+                request = _read_request(conn)
+                self.requests.append(request)
+                if request.startswith(b"GET "):
+                    # Reads before the write (the journal's before-values) are answered properly.
+                    conn.sendall(_json_response(READ_ANSWER))
+                elif self.behaviour == "reset":
                     # SO_LINGER 0: close sends RST, as a crashed proxy or a dropped NAT entry would.
                     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 else:
                     body = b'{"message": "Assistant updated successfully", "data": {"id": 12'
                     head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n"
                     conn.sendall(head + body)
+
+
+READ_ANSWER = {
+    "current_page": 1,
+    "data": [{"id": 12, "name": "Riyadh Sales", "status": "active", "type": "outbound", "mode": "pipeline"}],
+    "per_page": 100,
+    "total": 1,
+    "last_page": 1,
+}
+
+
+def _json_response(payload: object) -> bytes:
+    body = json.dumps(payload).encode()
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    return head.encode() + b"Connection: close\r\n\r\n" + body
 
 
 def _read_request(conn: socket.socket) -> bytes:

@@ -149,7 +149,9 @@ async def test_key_never_appears_in_results_logs_or_reprs(sandbox: SandboxServer
         async with Client(build_server(settings)) as client:
             for status in (None, 401, 404, 422, 429, 500):
                 if status is not None:
-                    sandbox.state.fail_next(status, {"message": f"echo {CANARY}", "errors": {"x": [CANARY]}})
+                    sandbox.state.fail_next(
+                        status, {"message": f"echo {CANARY}", "errors": {"x": [CANARY]}}, method="PUT"
+                    )
                 result = await client.call_tool("update_assistant", {"id": 12, "speech_speed": 0.9})
                 seen.append(result.model_dump_json())
             bad = await client.call_tool("update_assistant", {"id": 12, "api_key": CANARY})

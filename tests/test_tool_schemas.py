@@ -127,7 +127,7 @@ def test_nested_contracts_are_carried():
 @pytest.mark.parametrize("tool", TOOLS, ids=lambda t: t.name)
 def test_schemas_are_self_contained_valid_2020_12(tool):
     """No $ref or $defs anywhere, object at the root, and valid against the 2020-12 metaschema."""
-    for schema in (tool.input_schema, tool.output_schema):
+    for schema in (tool.input_schema, tool.output_schema or {"type": "object"}):
         text = json.dumps(schema)
         assert "$ref" not in text
         assert "$defs" not in text
@@ -166,7 +166,7 @@ def test_tool_names_are_snake_case_verb_noun():
     for tool in TOOLS:
         verb, _, noun = tool.name.partition("_")
         assert tool.name == tool.name.lower()
-        assert verb in {"update", "list", "get", "preview", "delete", "find"}
+        assert verb in {"update", "list", "get", "preview", "delete", "find", "undo"}
         assert noun
 
 

@@ -47,7 +47,7 @@ async def test_upstream_status_maps_to_structured_error(
     retry_after: int | None,
 ):
     """Each upstream status class becomes isError with its kind, retryable flag and Retry-After."""
-    sandbox.state.fail_next(status, body, headers=headers)
+    sandbox.state.fail_next(status, body, headers=headers, method="PUT")
     is_error, structured, text = await update(client)
     assert is_error
     assert structured["ok"] is False
@@ -86,7 +86,7 @@ async def test_upstream_422_is_mapped_per_field_with_the_value_sent(client: Clie
 
 async def test_body_that_is_not_json_is_an_upstream_failure(client: Client, sandbox: SandboxServer):
     """An HTML error page instead of JSON is reported as a retryable upstream failure."""
-    sandbox.state.fail_next(502, raw="<html>Bad gateway</html>")
+    sandbox.state.fail_next(502, raw="<html>Bad gateway</html>", method="PUT")
     is_error, structured, _ = await update(client)
     assert is_error
     assert structured["error"]["kind"] == "upstream_unavailable"
@@ -95,7 +95,7 @@ async def test_body_that_is_not_json_is_an_upstream_failure(client: Client, sand
 
 async def test_success_with_a_body_that_is_not_json_is_an_upstream_failure(client: Client, sandbox: SandboxServer):
     """A 200 whose body is not JSON is not taken for success."""
-    sandbox.state.fail_next(200, raw="OK")
+    sandbox.state.fail_next(200, raw="OK", method="PUT")
     is_error, structured, _ = await update(client)
     assert is_error
     assert structured["error"]["kind"] == "upstream_unavailable"
@@ -103,7 +103,7 @@ async def test_success_with_a_body_that_is_not_json_is_an_upstream_failure(clien
 
 async def test_timeout_is_reported_as_unknown_outcome(sandbox: SandboxServer):
     """A timeout is retryable and reports the outcome as unknown, with how to check it."""
-    sandbox.state.fail_next(200, {"message": "late"}, delay=2.0)
+    sandbox.state.fail_next(200, {"message": "late"}, delay=2.0, method="PUT")
     async with Client(build_server(make_settings(sandbox.base_url, timeout=0.3))) as client:
         is_error, structured, text = await update(client)
     assert is_error
@@ -132,7 +132,7 @@ async def test_refused_connection_is_a_retryable_upstream_failure():
 
 async def test_transient_failure_on_connect_is_retried(sandbox: SandboxServer):
     """With retries configured, a 503 from a gateway is retried and the update lands once."""
-    sandbox.state.fail_next(503, {"message": "Service Unavailable"})
+    sandbox.state.fail_next(503, {"message": "Service Unavailable"}, method="PUT")
     async with Client(build_server(make_settings(sandbox.base_url, retries=2))) as client:
         is_error, structured, _ = await update(client)
     assert not is_error, structured

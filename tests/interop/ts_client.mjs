@@ -25,6 +25,9 @@ const VALID = {
   list_languages: {},
   list_models: {},
   list_phone_numbers: {},
+  list_changes: { limit: 5 },
+  update_assistants: { ids: [12, 14], changes: { max_call_duration: 300 } },
+  undo_change: null, // the change set update_assistants just made, filled in below
 };
 const REFUSED = { id: 12, speech_speed: 5, calls_direction: "inbound" };
 
@@ -87,10 +90,13 @@ for (const version of SUPPORTED_PROTOCOL_VERSIONS) {
     await client.ping();
     report({ ...info, check: "ping", ok: true });
     const { tools } = await client.listTools();
+    let lastSet;
     report({ ...info, check: "tools/list", ok: tools.length === Object.keys(VALID).length, tools: tools.length });
     for (const tool of tools) {
       const validate = ajv.compile(tool.outputSchema ?? {});
-      const result = await client.callTool({ name: tool.name, arguments: VALID[tool.name] ?? {} });
+      const args = tool.name === "undo_change" ? { id: lastSet } : (VALID[tool.name] ?? {});
+      const result = await client.callTool({ name: tool.name, arguments: args });
+      if (tool.name === "update_assistants") lastSet = result.structuredContent?.change_set;
       const conforms = validate(result.structuredContent);
       report({
         ...info,

@@ -1,0 +1,323 @@
+"""The journal stores: one test suite, run on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from sondos_mcp.journal.sqlite import SqliteJournal
+from sondos_mcp.journal.store import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Before,
+    ChangeFilter,
+    JournalError,
+    JournalStore,
+    NewChange,
+)
+from tests.postgres_cluster import Cluster, pg_cluster  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.anyio
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+StoreFactory = Callable[[], JournalStore]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    """Opens a store on one journal (the same file or database each call), as a new process would."""
+    if request.param == "sqlite":
+        path = tmp_path / "journal.sqlite3"
+        return lambda: SqliteJournal(path)
+    from sondos_mcp.journal.postgres import PostgresJournal
+
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    url = cluster.create_database("j" + secrets.token_hex(4))
+    return lambda: PostgresJournal(url)
+
+
+@pytest.fixture
+async def store(make_store: StoreFactory) -> AsyncIterator[JournalStore]:
+    journal = make_store()
+    await journal.open()
+    yield journal
+    await journal.aclose()
+
+
+def change(assistant_id: int = 12, actor: str = "os:alice", **kw: Any) -> NewChange:
+    values: dict[str, Any] = {
+        "assistant_id": assistant_id,
+        "fields": {"max_call_duration": 300},
+        "before": {"max_call_duration": Before(True, 600, "stored")},
+        "actor": actor,
+        "assistant_name": "Riyadh Sales",
+    }
+    return NewChange(**(values | kw))
+
+
+async def test_a_change_is_pending_until_its_outcome_is_recorded(store: JournalStore):
+    """begin writes a pending row with everything; finish records the outcome and when."""
+    c = change(fields={"speech_speed": 0.9, "webhook_url": None}, before={"speech_speed": Before(False)})
+    await store.begin(c)
+    (entry,) = await store.list(ChangeFilter(), 10)
+    assert (entry.id, entry.outcome, entry.finished_at) == (c.id, "pending", None)
+    assert entry.fields == {"speech_speed": 0.9, "webhook_url": None}
+    assert entry.before == {"speech_speed": Before(False)}
+    await store.finish(c.id, "applied")
+    entry = await store.get(c.id)
+    assert entry is not None
+    assert entry.outcome == "applied"
+    assert entry.finished_at is not None
+    assert entry.finished_at >= entry.at
+
+
+async def test_listing_is_newest_first_filtered_and_paged(store: JournalStore):
+    """Filters by assistant, actor, outcome, set and time; pages by sequence, newest first."""
+    made = []
+    for i in range(7):
+        c = change(
+            assistant_id=12 if i % 2 else 13,
+            actor="os:alice" if i < 4 else "ops",
+            change_set="set-a" if i == 6 else None,
+        )
+        made.append(c)
+        await store.begin(c)
+        await store.finish(c.id, "applied" if i != 3 else "refused", None if i != 3 else "422")
+    ids = [c.id for c in made]
+    assert [e.id for e in await store.list(ChangeFilter(), 100)] == ids[::-1]
+    assert [e.id for e in await store.list(ChangeFilter(assistant_id=12), 100)] == [ids[5], ids[3], ids[1]]
+    assert [e.id for e in await store.list(ChangeFilter(actor="ops"), 100)] == [ids[6], ids[5], ids[4]]
+    assert [e.id for e in await store.list(ChangeFilter(outcome="refused"), 100)] == [ids[3]]
+    assert [e.id for e in await store.list(ChangeFilter(change_set="set-a"), 100)] == [ids[6]]
+    first = await store.list(ChangeFilter(), 3)
+    second = await store.list(ChangeFilter(before_seq=first[-1].seq), 3)
+    assert [e.id for e in first + second] == ids[::-1][:6]
+    assert await store.list(ChangeFilter(since=made[2].at, until=made[4].at), 100) == [
+        e for e in await store.list(ChangeFilter(), 100) if e.id in (ids[2], ids[3])
+    ]
+
+
+async def test_last_value_is_the_newest_applied_value_of_that_field(store: JournalStore):
+    """Only applied changes count; the newest one that set the field wins; null is a value."""
+    for fields, outcome in (
+        ({"speech_speed": 0.8}, "applied"),
+        ({"speech_speed": 0.9, "webhook_url": None}, "applied"),
+        ({"speech_speed": 1.1}, "refused"),
+    ):
+        c = change(fields=fields)
+        await store.begin(c)
+        await store.finish(c.id, outcome)
+    assert await store.last_value(12, "speech_speed") == (True, 0.9)
+    assert await store.last_value(12, "webhook_url") == (True, None)
+    assert await store.last_value(12, "timezone") == (False, None)
+    assert await store.last_value(99, "speech_speed") == (False, None)
+
+
+async def test_latest_values_give_each_fields_newest_applied_value_and_when(store: JournalStore):
+    """Per field, the newest applied value and its finish time; refused changes and other assistants do not count."""
+    for assistant, fields, outcome in (
+        (12, {"speech_speed": 0.8, "timezone": "Asia/Riyadh"}, "applied"),
+        (12, {"speech_speed": 0.9}, "applied"),
+        (12, {"timezone": "Asia/Dubai"}, "refused"),
+        (13, {"speech_speed": 1.1}, "applied"),
+    ):
+        c = change(assistant_id=assistant, fields=fields)
+        await store.begin(c)
+        await store.finish(c.id, outcome)
+    latest = await store.latest_values(12, ["speech_speed", "timezone", "webhook_url"])
+    assert {k: v[0] for k, v in latest.items()} == {"speech_speed": 0.9, "timezone": "Asia/Riyadh"}
+    assert latest["speech_speed"][1] >= latest["timezone"][1]
+    assert await store.latest_values(12, []) == {}
+
+
+async def test_later_lists_what_happened_to_an_assistant_since_a_change(store: JournalStore):
+    """later() gives the assistant's entries after a sequence number, oldest first."""
+    a, b, c = change(), change(assistant_id=13), change(fields={"speech_speed": 1.0})
+    for x in (a, b, c):
+        await store.begin(x)
+    first = await store.get(a.id)
+    assert first is not None
+    assert [e.id for e in await store.later(12, first.seq)] == [c.id]
+
+
+async def test_a_store_sees_only_its_own_apis_entries(tmp_path: Path):
+    """Two APIs (a sandbox run and production) sharing one file never see each other's changes."""
+    path = tmp_path / "shared.sqlite3"
+    sandbox, production = SqliteJournal(path, api="http://127.0.0.1:5555"), SqliteJournal(path, api="https://x/api")
+    await sandbox.open()
+    await production.open()
+    c = change()
+    await sandbox.begin(c)
+    await sandbox.finish(c.id, "applied")
+    try:
+        assert [e.id for e in await sandbox.list(ChangeFilter(), 10)] == [c.id]
+        assert await production.list(ChangeFilter(), 10) == []
+        assert await production.get(c.id) is None
+        assert await production.latest_values(12, ["max_call_duration"]) == {}
+        assert await production.last_value(12, "max_call_duration") == (False, None)
+        assert await production.later(12, 0) == []
+    finally:
+        await sandbox.aclose()
+        await production.aclose()
+
+
+async def test_undo_links_survive_a_reopen(make_store: StoreFactory):
+    """What one store instance wrote, a new one on the same journal reads (a restart)."""
+    one = make_store()
+    await one.open()
+    c = change(undoes="chg-0123456789", change_set="set-0123456789")
+    await one.begin(c)
+    await one.finish(c.id, "applied")
+    await one.aclose()
+    two = make_store()
+    await two.open()
+    entry = await two.get(c.id)
+    await two.aclose()
+    assert entry is not None
+    assert (entry.undoes, entry.change_set, entry.outcome) == ("chg-0123456789", "set-0123456789", "applied")
+
+
+async def test_concurrent_writers_lose_nothing(make_store: StoreFactory):
+    """Four store instances (as four processes would) writing 40 changes at once keep all 40, each finished."""
+    stores = [make_store() for _ in range(4)]
+    for s in stores:
+        await s.open()
+    made: list[str] = []
+
+    async def write(s: JournalStore, n: int) -> None:
+        for _ in range(n):
+            c = change()
+            made.append(c.id)
+            await s.begin(c)
+            await s.finish(c.id, "applied")
+
+    async with anyio.create_task_group() as tg:
+        for s in stores:
+            for _ in range(2):
+                tg.start_soon(write, s, 5)
+    entries = await stores[0].list(ChangeFilter(), 1000)
+    for s in stores:
+        await s.aclose()
+    assert sorted(e.id for e in entries) == sorted(made)
+    assert len(made) == 40
+    assert {e.outcome for e in entries} == {"applied"}
+    assert len({e.seq for e in entries}) == 40
+
+
+async def test_a_fresh_journal_is_at_the_current_schema_version(store: JournalStore):
+    """Opening migrates an empty journal all the way."""
+    assert await store.schema_version() == SCHEMA_VERSION
+
+
+async def test_a_journal_written_at_version_1_opens_and_keeps_its_entries(tmp_path: Path, request):
+    """The version-1 fixture journal migrates on open; its entries read back unchanged."""
+    path = tmp_path / "old.sqlite3"
+    shutil.copy(FIXTURES / "journal-v1.sqlite3", path)
+    journal = SqliteJournal(path)
+    await journal.open()
+    try:
+        assert await journal.schema_version() == SCHEMA_VERSION
+        entries = await journal.list(ChangeFilter(), 10)
+        assert [(e.id, e.outcome, e.undoes) for e in entries] == [
+            ("chg-0000000002", "pending", None),
+            ("chg-0000000001", "applied", None),
+        ]
+        assert entries[1].before["max_call_duration"] == Before(True, 600, "stored")
+        await journal.begin(change(undoes="chg-0000000001"))
+        assert await journal.last_value(12, "max_call_duration") == (True, 300)
+    finally:
+        await journal.aclose()
+
+
+async def test_a_postgres_journal_written_at_version_1_migrates(pg_cluster: Cluster):  # noqa: F811
+    """A database holding the version-1 schema and a row migrates on open and keeps the row."""
+    import psycopg
+
+    from sondos_mcp.journal.postgres import PostgresJournal
+
+    url = pg_cluster.create_database("old" + secrets.token_hex(3))
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement.format(serial="BIGSERIAL PRIMARY KEY"))
+        conn.execute("INSERT INTO journal_schema (version) VALUES (1)")
+        conn.execute(
+            "INSERT INTO changes (id, at, actor, assistant_id, fields, before, outcome) "
+            "VALUES ('chg-old', '2026-11-20T09:00:00.000000Z', 'ops', 12, '{\"speech_speed\": 0.9}', '{}', 'applied')"
+        )
+    journal = PostgresJournal(url)
+    await journal.open()
+    try:
+        assert await journal.schema_version() == SCHEMA_VERSION
+        (entry,) = await journal.list(ChangeFilter(), 10)
+        assert (entry.id, entry.fields, entry.undoes) == ("chg-old", {"speech_speed": 0.9}, None)
+    finally:
+        await journal.aclose()
+
+
+async def test_a_journal_from_a_newer_version_is_refused(tmp_path: Path):
+    """A schema newer than this code knows is refused with a clear error, not misread."""
+    path = tmp_path / "new.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE journal_schema (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO journal_schema VALUES (?)", (SCHEMA_VERSION + 1,))
+    conn.commit()
+    conn.close()
+    journal = SqliteJournal(path)
+    with pytest.raises(JournalError, match="newer sondos-mcp"):
+        await journal.open()
+    await journal.aclose()
+
+
+async def test_the_sqlite_journal_uses_wal_mode(tmp_path: Path):
+    """WAL lets several worker processes read while one writes."""
+    journal = SqliteJournal(tmp_path / "j.sqlite3")
+    await journal.open()
+    await journal.aclose()
+    conn = sqlite3.connect(tmp_path / "j.sqlite3")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://sondos:canary-pw-91@127.0.0.1:1/journal", "postgresql://sondos:canary-pw-91@[bad"],
+)
+async def test_a_postgres_journal_that_cannot_open_never_shows_its_password(url: str):
+    """Unreachable or malformed: the error says why, without the URL's password."""
+    pytest.importorskip("psycopg")
+    from sondos_mcp.journal.postgres import PostgresJournal
+
+    journal = PostgresJournal(url, open_timeout=1.0)
+    with pytest.raises(JournalError) as info:
+        await journal.open()
+    assert "canary-pw-91" not in str(info.value)
+    assert "canary-pw-91" not in repr(journal)
+    assert info.value.__cause__ is None
+
+
+async def test_the_sqlite_version_moves_only_when_another_connection_writes(tmp_path: Path):
+    """A store's own writes keep its version; another store's (another process's) write moves it."""
+    path = tmp_path / "j.sqlite3"
+    one, two = SqliteJournal(path), SqliteJournal(path)
+    await one.open()
+    await two.open()
+    try:
+        start = await one.version()
+        c = change()
+        await one.begin(c)
+        await one.finish(c.id, "applied")
+        assert await one.version() == start
+        await two.begin(change())
+        assert await one.version() != start
+    finally:
+        await one.aclose()
+        await two.aclose()
