@@ -6,14 +6,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
 WORKDIR /app
 COPY pyproject.toml README.md LICENSE ./
 COPY sondos_mcp ./sondos_mcp
-RUN pip install . "httptools>=0.6" \
-    && useradd --create-home --uid 10001 sondos
+RUN pip install ".[postgres]" "httptools>=0.6" \
+    && useradd --create-home --uid 10001 sondos \
+    && mkdir /data && chown sondos /data
 
 USER sondos
 # Inside a container the server must listen beyond loopback; it refuses to start that way unless
 # authentication (SONDOS_HTTP_TOKENS(_FILE) or SONDOS_HTTP_AUTH=per_user) and the host names
 # clients use (SONDOS_HTTP_ALLOWED_HOSTS) are set.
 ENV SONDOS_HOST=0.0.0.0 SONDOS_PORT=8000 SONDOS_WORKERS=2
+# The change journal: mount a volume here (or set SONDOS_JOURNAL_URL=postgresql://… for several
+# replicas), or it is lost with the container.
+ENV SONDOS_JOURNAL=/data/journal.sqlite3
+VOLUME /data
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
     CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"
