@@ -44,7 +44,9 @@ INSTRUCTIONS = (
     "(get_assistant) → preview (update_assistant with dry_run: true, show the user before → after) → "
     "update (same call without dry_run). Assistants, voices and phone numbers are addressed by integer "
     "id (list_voices, list_phone_numbers); language and llm_model take names (list_languages, "
-    "list_models). On isError, apply each problem's fix or ask the user, then call again."
+    "list_models). On isError, apply each problem's fix; where a problem offers candidates instead, pick "
+    "by the user's words or ask them, then call again. Every change is journaled: list_changes shows "
+    "what changed, undo_change takes a change back; update_assistants changes several assistants at once."
 )
 
 

@@ -108,31 +108,29 @@ def policy_of(ctx: ToolContext) -> Policy:
     return ctx.trust.policy(ctx.request) if ctx.trust is not None else OPEN
 
 
-def _check_context(ctx: ToolContext, schema: Mapping[str, Any]) -> CheckContext:
-    async def assistant_mode(assistant_id: int) -> str | None:
-        try:
-            row = await ctx.lookups.find_assistant(assistant_id)
-        except SondosError:
-            return None
-        return row.get("mode") if row else None
-
-    return CheckContext(schema, ctx.lookups, assistant_mode)
+async def _stored(ctx: ToolContext, assistant_id: int, key: str) -> Any:
+    """One stored value of an assistant, for a check that can do without it (None when unreadable)."""
+    try:
+        row = await ctx.lookups.find_assistant(assistant_id)
+    except SondosError:
+        return None
+    return row.get(key) if row else None
 
 
 async def check_update(ctx: ToolContext, raw: Mapping[str, Any]) -> Verdict:
     """Judge one update_assistant proposal: contract, rules, live references and the caller's policy."""
+
+    async def assistant_mode(assistant_id: int) -> str | None:
+        return await _stored(ctx, assistant_id, "mode")
+
     policy = policy_of(ctx)
     if policy is OPEN:
-        return await check_proposal(raw, _check_context(ctx, UPDATE_INPUT_SCHEMA))
+        return await check_proposal(raw, CheckContext(UPDATE_INPUT_SCHEMA, ctx.lookups, assistant_mode))
 
     async def assistant_name(assistant_id: int) -> str | None:
-        try:
-            row = await ctx.lookups.find_assistant(assistant_id)
-        except SondosError:
-            return None
-        return row.get("name") if row else None
+        return await _stored(ctx, assistant_id, "name")
 
-    context = _check_context(ctx, policy.narrow(UPDATE_INPUT_SCHEMA))
+    context = CheckContext(policy.narrow(UPDATE_INPUT_SCHEMA), ctx.lookups, assistant_mode)
     return await check_proposal(raw, context, (policy_stage(policy, assistant_name),))
 
 
