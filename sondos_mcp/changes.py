@@ -26,7 +26,6 @@ from sondos_mcp.errors import (
     InvalidArguments,
     SondosError,
     UpstreamError,
-    UpstreamTimeout,
     UpstreamUnavailable,
 )
 from sondos_mcp.journal import JournalError, JournalStore, NewChange, open_journal
@@ -292,6 +291,13 @@ async def apply_change(ctx: ToolContext, assistant_id: int, body: Mapping[str, A
     return await send(ctx, planned)
 
 
+def _outcome_of(exc: UpstreamError) -> str:
+    """The journal's word for a failed call: the same honest outcome the agent is told."""
+    if exc.outcome_unknown:
+        return "unknown"  # the write may have landed: never recorded as failed
+    return "failed" if isinstance(exc, UpstreamUnavailable) else "refused"
+
+
 async def send(
     ctx: ToolContext, planned: Planned, *, change_set: str | None = None, undoes: str | None = None
 ) -> Applied:
@@ -320,13 +326,13 @@ async def send(
     try:
         answer = await ctx.api.update_assistant(planned.assistant_id, planned.fields)
         outcome = "applied"
-    except UpstreamTimeout as exc:
-        detail = exc.message
+    except UpstreamError as exc:
+        outcome, detail = _outcome_of(exc), exc.message
         raise
-    except (UpstreamUnavailable, ConfigurationError) as exc:
+    except ConfigurationError as exc:
         outcome, detail = "failed", exc.message
         raise
-    except (UpstreamError, InvalidArguments) as exc:
+    except InvalidArguments as exc:
         outcome, detail = "refused", exc.message
         raise
     finally:

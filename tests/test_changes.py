@@ -15,6 +15,7 @@ from sondos_mcp.journal.sqlite import SqliteJournal
 from sondos_mcp.sandbox import SandboxServer
 from sondos_mcp.server import build_server
 from tests.conftest import make_settings, stdio_params
+from tests.hostile import RawUpstream
 
 pytestmark = pytest.mark.anyio
 
@@ -273,3 +274,16 @@ async def test_an_undo_records_the_value_it_replaces_as_read_now(client: Client,
     (entry,) = listed["changes"]
     assert entry["id"] == undone["change_ids"][0]
     assert entry["fields"] == [{"field": "max_call_duration", "before": 450, "before_known": True, "after": 600}]
+
+
+@pytest.mark.parametrize("behaviour", ["reset", "truncate"])
+async def test_a_write_that_may_have_landed_is_journaled_as_unknown(journal_path: Path, behaviour: str):
+    """A reset or a cut answer after the PUT went out: the journal says unknown, as the agent is told."""
+    with RawUpstream(behaviour) as upstream:  # type: ignore[arg-type]
+        settings = make_settings(upstream.base_url, journal=str(journal_path))
+        async with Client(build_server(settings)) as client:
+            is_error, result, _ = await call(client, "update_assistant", {"id": 12, "max_call_duration": 300})
+            _, listed, _ = await call(client, "list_changes", {})
+    assert is_error
+    assert result["applied"] == "unknown"
+    assert [c["outcome"] for c in listed["changes"]] == ["unknown"]
