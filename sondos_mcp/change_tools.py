@@ -26,9 +26,8 @@ from sondos_mcp.toolkit import Args as _Args
 ID_PATTERN = r"^(chg|set)-[0-9a-f]{10}$"
 
 
-def _journal(ctx: ToolContext) -> JournalStore:
-    trust_of(ctx).check_journal()
-    journal = trust_of(ctx).journal
+async def _journal(ctx: ToolContext) -> JournalStore:
+    journal = await trust_of(ctx).ready()
     if journal is None:
         raise ConfigurationError(
             "The change journal is off on this server", hint="Unset SONDOS_JOURNAL=off to record changes."
@@ -132,7 +131,7 @@ def _stale_before(ctx: ToolContext) -> str:
 
 async def list_changes(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
     args: ListChangesArgs = parse(ListChangesArgs, LIST_CHANGES_SCHEMA, arguments)
-    journal = _journal(ctx)
+    journal = await _journal(ctx)
     builder = FeedbackBuilder(LIST_CHANGES_SCHEMA, arguments)
     stale = _stale_before(ctx)
     flt = ChangeFilter(
@@ -203,7 +202,7 @@ async def _current(ctx: ToolContext, assistant_id: int) -> dict[str, Any] | None
 
 async def undo_change(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
     args: UndoArgs = parse(UndoArgs, UNDO_SCHEMA, arguments)
-    journal = _journal(ctx)
+    journal = await _journal(ctx)
     entries = await _targets(ctx, journal, args.id)
     if not entries:
         raise UpstreamNotFound(f"No change {args.id} in the journal", hint="list_changes shows the change ids.")

@@ -61,28 +61,42 @@ class Trust:
     snapshots: dict[tuple[str, int], _Snapshot] = field(default_factory=dict, repr=False)
     # Why the configured journal could not be opened: the server still reads, but sends no change.
     journal_error: str | None = None
+    _opened: bool = field(default=False, repr=False)
+    _opening: anyio.Lock = field(default_factory=anyio.Lock, repr=False)
 
     @classmethod
     async def open(cls, settings: Settings) -> Trust:
+        """The policies now; the journal is only configured here and opened on first use (`ready`),
+        so that start-up, which desktop clients wait for on every launch, does not pay for it."""
         policies = load_policies(settings.policy) if settings.policy is not None else Policies()
-        journal, error = open_journal(settings), None
-        if journal is not None:
-            try:
-                await journal.open()
-            except JournalError as exc:
-                log.error("the change journal cannot be opened, so no change will be sent: %s", exc)
-                await journal.aclose()
-                journal, error = None, str(exc)
         tokens = settings.named_tokens() if settings.auth_mode == "shared" else []
         return cls(
-            journal,
+            open_journal(settings),
             policies,
             settings.auth_mode,
             tokens,
             settings.journal_pending_after,
             settings.http_key_header,
-            journal_error=error,
         )
+
+    async def ready(self) -> JournalStore | None:
+        """The journal, opened (and migrated) on first use; None when it is off.
+
+        A configured journal that cannot be opened refuses every change from then on
+        (`journal_unavailable`): the server still reads, but never sends a change unrecorded.
+        """
+        if not self._opened:
+            async with self._opening:
+                if not self._opened and self.journal is not None:
+                    try:
+                        await self.journal.open()
+                    except JournalError as exc:
+                        log.error("the change journal cannot be opened, so no change will be sent: %s", exc)
+                        await self.journal.aclose()
+                        self.journal, self.journal_error = None, str(exc)
+                self._opened = True
+        self.check_journal()
+        return self.journal
 
     def check_journal(self) -> None:
         """Refuse to send anything when the configured journal is broken."""
@@ -173,7 +187,7 @@ async def before_values(
     stored shape does not carry takes the journal's last applied value, else it is unknown.
     """
     trust = trust_of(ctx)
-    journal = trust.journal
+    journal = await trust.ready()
     key = (ctx.api.key_fingerprint(), assistant_id)
     snap = trust.snapshots.get(key)
     if fresh or snap is None or snap.expires < time.monotonic():
@@ -282,8 +296,7 @@ async def confirm_if_needed(ctx: ToolContext, planned: Sequence[Planned], verb: 
 
 async def apply_change(ctx: ToolContext, assistant_id: int, body: Mapping[str, Any]) -> Applied:
     """The update_assistant seam: plan, confirm if policy says so, then send with the journal."""
-    trust_of(ctx).check_journal()
-    if trust_of(ctx).journal is None and policy_of(ctx).rules.confirm == "never":
+    if await trust_of(ctx).ready() is None and policy_of(ctx).rules.confirm == "never":
         # Nothing to record and no one to ask: the call costs what it did before the journal existed.
         return Applied(await ctx.api.update_assistant(assistant_id, body), None, {})
     planned = await plan(ctx, assistant_id, body)
@@ -303,8 +316,7 @@ async def send(
 ) -> Applied:
     """Journal pending, call the API, journal the outcome: each in its own transaction."""
     trust = trust_of(ctx)
-    trust.check_journal()
-    journal = trust.journal
+    journal = await trust.ready()
     change = NewChange(
         assistant_id=planned.assistant_id,
         fields=planned.fields,

@@ -305,7 +305,7 @@ def default_journal_path() -> Path:
 
 
 def open_journal(settings: Settings) -> JournalStore | None:
-    """The configured store, opened and migrated; None when the journal is off."""
+    """The configured store (not yet opened: `open()` connects and migrates); None when the journal is off."""
     if settings.journal_url is not None:
         from sondos_mcp.journal.postgres import PostgresJournal
 
