@@ -116,7 +116,7 @@ def validation_timing(rounds: int = 2000) -> dict[str, float]:
     """Microseconds per proposal: the server's full check vs. a precompiled jsonschema validation."""
     from sondos_mcp.checking import CheckContext, check_proposal
     from sondos_mcp.sandbox import contract_schema, contract_validator
-    from sondos_mcp.tools import UPDATE_INPUT_SCHEMA
+    from sondos_mcp.toolkit import update_input_schema
 
     proposals = [
         {"id": 12, "speech_speed": 0.9, "allow_interruptions": False},
@@ -131,7 +131,7 @@ def validation_timing(rounds: int = 2000) -> dict[str, float]:
     validator = contract_validator(contract_schema())
     out = {}
     for name, fn in (
-        ("check_update", lambda p: _run_sync(check_proposal(p, CheckContext(UPDATE_INPUT_SCHEMA)))),
+        ("check_update", lambda p: _run_sync(check_proposal(p, CheckContext(update_input_schema())))),
         ("jsonschema", validator.is_valid),
     ):
         samples = []

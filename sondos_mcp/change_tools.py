@@ -19,9 +19,16 @@ from sondos_mcp.model import Integer
 from sondos_mcp.preview import stored_to_update
 from sondos_mcp.references import ASSISTANT_PAGE, rows_of
 from sondos_mcp.results import Outcome, refusal, success
-from sondos_mcp.schema import model_schema
-from sondos_mcp.toolkit import UPDATE_INPUT_SCHEMA, ToolContext, ToolSpec, check_update, output_schema, parse, policy_of
 from sondos_mcp.toolkit import Args as _Args
+from sondos_mcp.toolkit import (
+    ToolContext,
+    ToolSpec,
+    check_update,
+    input_schema,
+    parse,
+    policy_of,
+    update_input_schema,
+)
 
 ID_PATTERN = r"^(chg|set)-[0-9a-f]{10}$"
 
@@ -130,9 +137,9 @@ def _stale_before(ctx: ToolContext) -> str:
 
 
 async def list_changes(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
-    args: ListChangesArgs = parse(ListChangesArgs, LIST_CHANGES_SCHEMA, arguments)
+    args: ListChangesArgs = parse(ListChangesArgs, arguments)
     journal = await _journal(ctx)
-    builder = FeedbackBuilder(LIST_CHANGES_SCHEMA, arguments)
+    builder = FeedbackBuilder(input_schema(ListChangesArgs), arguments)
     stale = _stale_before(ctx)
     flt = ChangeFilter(
         assistant_id=args.assistant_id,
@@ -201,7 +208,7 @@ async def _current(ctx: ToolContext, assistant_id: int) -> dict[str, Any] | None
 
 
 async def undo_change(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
-    args: UndoArgs = parse(UndoArgs, UNDO_SCHEMA, arguments)
+    args: UndoArgs = parse(UndoArgs, arguments)
     journal = await _journal(ctx)
     entries = await _targets(ctx, journal, args.id)
     if not entries:
@@ -313,7 +320,7 @@ def _policy_problems(ctx: ToolContext, planned: Sequence[Planned]) -> list[Probl
     out: list[Problem] = []
     for p in planned:
         raw = {"id": p.assistant_id, **p.fields}
-        out += policy.problems(policy.narrow(UPDATE_INPUT_SCHEMA), raw, p.assistant_id, p.assistant_name)
+        out += policy.problems(policy.narrow(update_input_schema()), raw, p.assistant_id, p.assistant_name)
     return out
 
 
@@ -375,8 +382,8 @@ async def _check_member(
 
 
 async def update_assistants(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
-    args: UpdateAssistantsArgs = parse(UpdateAssistantsArgs, UPDATE_MANY_SCHEMA, arguments)
-    builder = FeedbackBuilder(UPDATE_MANY_SCHEMA, arguments)
+    args: UpdateAssistantsArgs = parse(UpdateAssistantsArgs, arguments)
+    builder = FeedbackBuilder(input_schema(UpdateAssistantsArgs), arguments)
     misplaced = [k for k in ("id", "dry_run") if k in args.changes]
     if misplaced:
         raise InvalidArguments(
@@ -470,17 +477,13 @@ def _member_line(m: SetMember) -> str:
 # --- the tools -------------------------------------------------------------------------------
 
 
-LIST_CHANGES_SCHEMA = model_schema(ListChangesArgs)
-UNDO_SCHEMA = model_schema(UndoArgs)
-UPDATE_MANY_SCHEMA = model_schema(UpdateAssistantsArgs)
-
 CHANGE_TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         name="list_changes",
         title="List changes",
         description="Journal of changes sent, newest first: who, when, before → after, outcome.",
-        input_schema=LIST_CHANGES_SCHEMA,
-        output_schema=output_schema(ListChangesOutcome),
+        input_model=ListChangesArgs,
+        output_model=ListChangesOutcome,
         annotations=ToolAnnotations(
             title="List changes",
             read_only_hint=True,
@@ -494,8 +497,8 @@ CHANGE_TOOLS: tuple[ToolSpec, ...] = (
         name="update_assistants",
         title="Update several assistants",
         description="One change to several assistants as one change set; none sent if any is refused.",
-        input_schema=UPDATE_MANY_SCHEMA,
-        output_schema=None,
+        input_model=UpdateAssistantsArgs,
+        output_model=None,
         annotations=ToolAnnotations(
             read_only_hint=False,
             destructive_hint=True,
@@ -508,8 +511,8 @@ CHANGE_TOOLS: tuple[ToolSpec, ...] = (
         name="undo_change",
         title="Undo a change",
         description="Restore a change's (or set's) before-values; fields changed since need force.",
-        input_schema=UNDO_SCHEMA,
-        output_schema=None,  # tools/list token budget: the text and structuredContent speak for themselves
+        input_model=UndoArgs,
+        output_model=None,  # tools/list token budget: the text and structuredContent speak for themselves
         annotations=ToolAnnotations(
             title="Undo a change",
             read_only_hint=False,

@@ -3,6 +3,7 @@ helpers, and how `update_assistant` proposals are checked (the one pipeline, pol
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -47,15 +48,26 @@ Handler = Callable[[ToolContext, Mapping[str, Any]], Awaitable[CallToolResult]]
 
 @dataclass(frozen=True)
 class ToolSpec:
+    """One tool. Its schemas are generated from its models on first use (the first tools/list), not
+    at import: a desktop client waits for the server's start-up on every launch."""
+
     name: str
     title: str
     description: str
-    input_schema: dict[str, Any]
-    output_schema: dict[str, Any] | None
+    input_model: type[BaseModel]
+    output_model: type[BaseModel] | None
     annotations: ToolAnnotations
     handler: Handler
     # Structured fields an error result repeats from the arguments (e.g. the assistant's id).
     echo_fields: tuple[str, ...] = ()
+
+    @functools.cached_property
+    def input_schema(self) -> dict[str, Any]:
+        return input_schema(self.input_model)
+
+    @functools.cached_property
+    def output_schema(self) -> dict[str, Any] | None:
+        return None if self.output_model is None else output_schema(self.output_model)
 
     @property
     def writes(self) -> bool:
@@ -74,18 +86,25 @@ class Args(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
 
-def parse(model: type[BaseModel], schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> Any:
-    """Validate a read tool's arguments, with the same feedback as update_assistant."""
+def parse(model: type[BaseModel], arguments: Mapping[str, Any]) -> Any:
+    """Validate a tool's arguments, with the same feedback as update_assistant."""
     try:
         return model.model_validate(dict(arguments))
     except ValidationError as exc:
-        problems = FeedbackBuilder(schema, arguments).from_validation_error(exc)
+        problems = FeedbackBuilder(input_schema(model), arguments).from_validation_error(exc)
         raise InvalidArguments(problems, suggested_arguments(arguments, problems)) from None
 
 
 ERROR_ONLY = ("error", "problems", "suggested_arguments")
 
 
+@functools.cache
+def input_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A tool's input schema, generated once; `id`, where there is one, leads. Shared: never modify it."""
+    return model_schema(model, first=("id",))
+
+
+@functools.cache
 def output_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The success shape. Fields only error results carry are left out: clients check only successful
     results against it, every listed property costs tokens, and extra properties still conform."""
@@ -100,7 +119,9 @@ def read_only(title: str) -> ToolAnnotations:
     )
 
 
-UPDATE_INPUT_SCHEMA = model_schema(UpdateAssistantArgs, first=("id",))
+def update_input_schema() -> dict[str, Any]:
+    """update_assistant's advertised input schema, as the contract (the model) generates it."""
+    return input_schema(UpdateAssistantArgs)
 
 
 def policy_of(ctx: ToolContext) -> Policy:
@@ -125,12 +146,12 @@ async def check_update(ctx: ToolContext, raw: Mapping[str, Any]) -> Verdict:
 
     policy = policy_of(ctx)
     if policy is OPEN:
-        return await check_proposal(raw, CheckContext(UPDATE_INPUT_SCHEMA, ctx.lookups, assistant_mode))
+        return await check_proposal(raw, CheckContext(update_input_schema(), ctx.lookups, assistant_mode))
 
     async def assistant_name(assistant_id: int) -> str | None:
         return await _stored(ctx, assistant_id, "name")
 
-    context = CheckContext(policy.narrow(UPDATE_INPUT_SCHEMA), ctx.lookups, assistant_mode)
+    context = CheckContext(policy.narrow(update_input_schema()), ctx.lookups, assistant_mode)
     return await check_proposal(raw, context, (policy_stage(policy, assistant_name),))
 
 

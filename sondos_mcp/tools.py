@@ -12,25 +12,22 @@ from pydantic import BaseModel, Field, JsonValue
 from sondos_mcp.change_tools import CHANGE_TOOLS
 from sondos_mcp.changes import apply_change
 from sondos_mcp.errors import InvalidArguments
-from sondos_mcp.model import MAX_ID, Integer
+from sondos_mcp.model import MAX_ID, Integer, UpdateAssistantArgs
 from sondos_mcp.preview import Change, diff, stored_to_update
 from sondos_mcp.references import ASSISTANT_PAGE, paging_limit, rows_of
 from sondos_mcp.results import Outcome, success
-from sondos_mcp.schema import model_schema
 from sondos_mcp.toolkit import (
-    UPDATE_INPUT_SCHEMA,
     Args,
     ToolContext,
     ToolSpec,
     check_update,
     not_found,
-    output_schema,
     parse,
     read_only,
 )
 from sondos_mcp.vocabulary import STORED_DIRECTION
 
-__all__ = ["TOOLS", "TOOLS_BY_NAME", "UPDATE_INPUT_SCHEMA", "ToolContext", "ToolSpec"]
+__all__ = ["TOOLS", "TOOLS_BY_NAME", "ToolContext", "ToolSpec"]
 
 
 # --- update_assistant ----------------------------------------------------------------------
@@ -147,7 +144,7 @@ def _row_line(r: AssistantRow) -> str:
 
 
 async def list_assistants(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
-    args = parse(ListAssistantsArgs, LIST_ASSISTANTS_SCHEMA, arguments)
+    args = parse(ListAssistantsArgs, arguments)
     if args.query is not None:
         words = args.query.casefold().split()
         matches: list[AssistantRow] = []
@@ -196,7 +193,7 @@ class GetAssistantOutcome(Outcome):
 
 
 async def get_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
-    args = parse(IdArgs, GET_ASSISTANT_SCHEMA, arguments)
+    args = parse(IdArgs, arguments)
     row = await ctx.lookups.find_assistant(args.id)
     if row is None:
         raise not_found(args.id)
@@ -241,10 +238,9 @@ def _list_tool(
     line: Callable[[dict[str, Any]], str],
 ) -> ToolSpec:
     """A read-only tool that lists reference rows, in the shape all four listing tools share."""
-    schema = model_schema(args_model)
 
     async def handler(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
-        args = parse(args_model, schema, arguments)
+        args = parse(args_model, arguments)
         items = await fetch(ctx, args)
         head = f"{len(items)} {what}:"
         return success(ItemsOutcome(ok=True, message=head, items=items), "\n".join([head] + [line(i) for i in items]))
@@ -253,8 +249,8 @@ def _list_tool(
         name=name,
         title=title,
         description=description,
-        input_schema=schema,
-        output_schema=ITEMS_OUTPUT,
+        input_model=args_model,
+        output_model=ItemsOutcome,
         annotations=read_only(title),
         handler=handler,
     )
@@ -273,18 +269,15 @@ async def _phones(ctx: ToolContext, args: PhoneArgs) -> list[dict[str, Any]]:
 # --- the table -----------------------------------------------------------------------------
 
 
-UPDATE_ARGS_FIELDS = [f for f in UPDATE_INPUT_SCHEMA["properties"] if f not in ("id", "dry_run")]
-LIST_ASSISTANTS_SCHEMA = model_schema(ListAssistantsArgs)
-GET_ASSISTANT_SCHEMA = model_schema(IdArgs)
-ITEMS_OUTPUT = output_schema(ItemsOutcome)
+UPDATE_ARGS_FIELDS = [f for f in UpdateAssistantArgs.model_fields if f not in ("id", "dry_run")]
 
 TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         name="list_assistants",
         title="List assistants",
         description="Assistants as id, name, status, direction (receive|make), mode; paged. Use query to find by name.",
-        input_schema=LIST_ASSISTANTS_SCHEMA,
-        output_schema=output_schema(ListAssistantsOutcome),
+        input_model=ListAssistantsArgs,
+        output_model=ListAssistantsOutcome,
         annotations=read_only("List assistants"),
         handler=list_assistants,
     ),
@@ -293,8 +286,8 @@ TOOLS: tuple[ToolSpec, ...] = (
         title="Get assistant settings",
         description="One assistant's current settings, named as in update_assistant. No single-assistant "
         "endpoint exists, so this pages the list (cached briefly).",
-        input_schema=GET_ASSISTANT_SCHEMA,
-        output_schema=output_schema(GetAssistantOutcome),
+        input_model=IdArgs,
+        output_model=GetAssistantOutcome,
         annotations=read_only("Get assistant settings"),
         handler=get_assistant,
         echo_fields=("id",),
@@ -303,8 +296,8 @@ TOOLS: tuple[ToolSpec, ...] = (
         name="update_assistant",
         title="Update assistant settings",
         description=UPDATE_DESCRIPTION,
-        input_schema=UPDATE_INPUT_SCHEMA,
-        output_schema=output_schema(UpdateOutcome),
+        input_model=UpdateAssistantArgs,
+        output_model=UpdateOutcome,
         annotations=ToolAnnotations(
             title="Update assistant settings",
             read_only_hint=False,

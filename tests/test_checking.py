@@ -8,11 +8,11 @@ import pytest
 
 from sondos_mcp.checking import CheckContext, Proposal, check_proposal
 from sondos_mcp.feedback import Fix
-from sondos_mcp.tools import UPDATE_INPUT_SCHEMA
+from sondos_mcp.toolkit import update_input_schema
 
 pytestmark = pytest.mark.anyio
 
-CONTEXT = CheckContext(UPDATE_INPUT_SCHEMA)
+CONTEXT = CheckContext(update_input_schema())
 
 
 async def at_most_ten_minutes(p: Proposal) -> None:

@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 from sondos_mcp.checking import CheckContext, check_proposal
 from sondos_mcp.policy import Policy, PolicyRules
-from sondos_mcp.toolkit import UPDATE_INPUT_SCHEMA, policy_stage
+from sondos_mcp.toolkit import policy_stage, update_input_schema
 
 POLICIES = {
     "deny_and_cap": PolicyRules.model_validate(
@@ -59,7 +59,7 @@ PROPOSALS = st.fixed_dictionaries({"id": st.just(12)}, optional=FIELDS)
 def test_narrowed_schema_and_policy_enforcement_agree(name: str, proposal: dict[str, Any]):
     """For each policy, a proposal is valid against the advertised schema iff the checking pipeline accepts it."""
     policy = Policy(POLICIES[name])
-    narrowed = policy.narrow(UPDATE_INPUT_SCHEMA)
+    narrowed = policy.narrow(update_input_schema())
     by_schema = Draft202012Validator(narrowed).is_valid(proposal)
 
     async def name(_: int) -> str:
