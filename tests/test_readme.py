@@ -194,3 +194,66 @@ async def test_readme_refusal_example_is_what_the_server_answers(client: Client)
     result = await client.call_tool("update_assistant", arguments)
     assert result.is_error
     assert result.content[0].text.splitlines() == expected
+
+
+def test_readme_pipx_install_gives_a_working_sondos_mcp(tmp_path: Path):
+    """The README's `pipx install <wheel>` installs a `sondos-mcp` that starts and answers over stdio."""
+    import subprocess
+
+    (line,) = re.findall(r"`(pipx install [^`]+)`", README)
+    pipx = shutil.which("pipx", path=str(Path(sys.executable).parent))
+    wheel = built_wheel()
+    if pipx is None or wheel is None:
+        if os.environ.get("SONDOS_TEST_WHEEL") == "1":
+            pytest.fail("pipx and a built wheel in dist/ are required when testing the wheel")
+        pytest.skip("needs pipx and a wheel built into dist/")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SONDOS_", "PIPX_"))}
+    env |= {"PIPX_HOME": str(tmp_path / "pipx"), "PIPX_BIN_DIR": str(tmp_path / "bin")}
+    args = [str(wheel) if w == WHEEL_PLACEHOLDER else w for w in words(line)]
+    proc = subprocess.run([pipx, *args[1:]], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    installed = tmp_path / "bin" / "sondos-mcp"
+    version = subprocess.run([str(installed), "--version"], capture_output=True, text=True, timeout=60, env=env)
+    assert version.stdout.strip() == f"sondos-mcp {sondos_mcp.__version__}"
+
+
+@pytest.mark.interop
+def test_readme_inspector_ui_command_starts_the_inspector():
+    """The README's Inspector UI line starts the Inspector's web UI, configured with the server."""
+    import subprocess
+    import time
+
+    import httpx
+
+    interop = REPO / "tests" / "interop"
+    if not (interop / "node_modules" / ".bin" / "mcp-inspector").exists():
+        if os.environ.get("SONDOS_INTEROP") == "1":
+            pytest.fail("the MCP Inspector is required (npm ci in tests/interop)")
+        pytest.skip("the MCP Inspector is not installed (npm ci in tests/interop)")
+    (line,) = [c for b in blocks("bash") for c in b.splitlines() if c.startswith("npx") and "--cli" not in c]
+    path = os.pathsep.join([str(Path(server_command()[0]).parent), os.environ.get("PATH", "")])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SONDOS_")}
+    env |= {"PATH": path, "MCP_AUTO_OPEN_ENABLED": "false", "MCP_INSPECTOR_SECRET_STORE": "memory"}
+    proc = subprocess.Popen(
+        ["npx", "--no-install", *words(line)[1:]],
+        cwd=interop,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    try:
+        deadline, url = time.monotonic() + 90, None
+        while url is None and time.monotonic() < deadline:
+            text = proc.stdout.readline()
+            assert text or proc.poll() is None, "the Inspector exited"
+            found = re.search(r"(http://127\.0\.0\.1:\d+\S*)", text)
+            url = found.group(1) if found and "up and running" not in text else url
+        assert url is not None, "the Inspector did not say where it runs"
+        assert httpx.get(url, timeout=10).status_code == 200
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=30)
