@@ -1,7 +1,7 @@
 """The stored shape of an assistant, read in the update vocabulary, and the before → after diff.
 
 The list endpoint returns assistants in their stored shape, which names and encodes fields
-differently from the update body. Only the mappings NOTES.md calls plain are applied; a field
+differently from the update body. Only the mappings the public material calls plain are applied; a field
 that cannot be read plainly is reported as unknown, never guessed.
 """
 

@@ -218,7 +218,7 @@ def build_app(state: SandboxState) -> Starlette:
 def _business_rules(
     state: SandboxState, user: int | None, body: Mapping[str, Any], errors: Mapping[str, list[str]]
 ) -> dict[str, list[str]]:
-    """The rules NOTES.md lists beyond the field contract, checked where the field itself is valid."""
+    """The rules the public material lists beyond the field contract, checked where the field itself is valid."""
     out: dict[str, list[str]] = {}
     if "voice_id" in body and "voice_id" not in errors and body["voice_id"] not in {v["id"] for v in VOICES}:
         out["voice_id"] = ["The selected voice id is invalid."]
