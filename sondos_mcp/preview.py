@@ -23,7 +23,7 @@ def _plain(field: str, value: Any) -> tuple[bool, Any]:
     if field == "calls_direction":
         return (value in STORED_DIRECTION, STORED_DIRECTION.get(value))
     if field in _BOOLEAN:
-        # Stored booleans come as 1/0 (NOTES: fillers); true/false read as themselves.
+        # Stored booleans come as 1/0 (as `fillers` does); true/false read as themselves.
         if isinstance(value, bool):
             return True, value
         if value in (0, 1):
