@@ -9,6 +9,7 @@ the checkout beside the tests from shadowing it.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -56,6 +57,13 @@ def server_command() -> list[str]:
     """How users start the server: the installed `sondos-mcp` script (python -m as a fallback)."""
     script = Path(sys.executable).with_name("sondos-mcp")
     return [str(script)] if script.exists() else [sys.executable, "-m", "sondos_mcp"]
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now, for a server process to bind."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wait_until_healthy(base: str, proc: subprocess.Popen[Any], timeout: float = 60) -> None:

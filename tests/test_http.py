@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -23,7 +22,7 @@ from sondos_mcp.config import Settings
 from sondos_mcp.http import create_app
 from sondos_mcp.sandbox import DEMO_KEY, OTHER_KEY, SandboxServer
 from sondos_mcp.sandbox.loopback import ThreadedServer
-from tests.conftest import server_command, wait_until_healthy
+from tests.conftest import free_port, server_command, wait_until_healthy
 
 pytestmark = pytest.mark.anyio
 
@@ -152,12 +151,6 @@ def test_per_user_mode_without_a_key_is_401_not_a_fallback(per_user: ThreadedSer
     assert response.status_code == 401
     assert "X-Sondos-Api-Key" in response.json()["message"]
     assert sandbox.state.received == []
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_refuses_to_start_on_a_public_address_without_auth():

@@ -20,8 +20,8 @@ from sondos_mcp.config import Settings
 from sondos_mcp.http import create_app
 from sondos_mcp.sandbox import DEMO_KEY, SandboxServer
 from sondos_mcp.sandbox.loopback import ThreadedServer
-from tests.conftest import server_command, wait_until_healthy
-from tests.test_http import ACCEPT, INIT, free_port, post
+from tests.conftest import free_port, server_command, wait_until_healthy
+from tests.test_http import ACCEPT, INIT, post
 
 TOKEN = "team-token-5b1e"
 HEADER_TIMEOUT = 2.0

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ import pytest
 from sondos_mcp.journal import ChangeFilter, JournalStore
 from sondos_mcp.journal.sqlite import SqliteJournal
 from sondos_mcp.sandbox import DEMO_KEY, SandboxServer
-from tests.conftest import server_command
+from tests.conftest import free_port, server_command, wait_until_healthy
 from tests.postgres_cluster import Cluster, pg_cluster  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.anyio
@@ -33,12 +31,6 @@ HEADERS = {
     "MCP-Protocol-Version": "2025-11-25",
 }
 ASSISTANTS = [12, 13, 14, 15, 16, *range(101, 135)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_workers(sandbox: SandboxServer, journal_env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
@@ -59,15 +51,12 @@ def start_workers(sandbox: SandboxServer, journal_env: dict[str, str]) -> tuple[
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("the HTTP server did not start: " + (proc.communicate(timeout=10)[1] or ""))
+    try:
+        wait_until_healthy(base, proc)
+    except AssertionError:
+        proc.terminate()
+        raise
+    return proc, base
 
 
 async def hammer(base: str) -> list[dict[str, Any]]:

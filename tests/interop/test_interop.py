@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from sondos_mcp.config import Settings
 from sondos_mcp.http import create_app
 from sondos_mcp.sandbox import DEMO_KEY, SandboxServer
 from sondos_mcp.sandbox.loopback import ThreadedServer
-from tests.conftest import server_command, wait_until_healthy
+from tests.conftest import free_port, server_command, wait_until_healthy
 
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE / "node_modules"
@@ -62,12 +61,6 @@ def http_server() -> Iterator[str]:
         )
         with ThreadedServer(create_app(settings), lifespan="on") as server:
             yield f"{server.base_url}/mcp"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
