@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import BaseModel, Field, JsonValue
 
 from sondos_mcp import confirm
@@ -19,14 +19,16 @@ from sondos_mcp.model import Integer
 from sondos_mcp.preview import stored_to_update
 from sondos_mcp.references import ASSISTANT_PAGE, rows_of
 from sondos_mcp.results import Outcome, refusal, success
-from sondos_mcp.toolkit import Args as _Args
 from sondos_mcp.toolkit import (
+    Args,
     ToolContext,
     ToolSpec,
     check_update,
     input_schema,
+    overwrites,
     parse,
     policy_of,
+    read_only,
     update_input_schema,
 )
 
@@ -49,7 +51,7 @@ def _show(value: Any, known: bool = True) -> str:
 # --- list_changes ----------------------------------------------------------------------------
 
 
-class ListChangesArgs(_Args):
+class ListChangesArgs(Args):
     assistant_id: Integer = Field(None, ge=1)
     actor: str = Field(None, min_length=1)
     since: str = Field(None, description="ISO time")
@@ -163,7 +165,7 @@ async def list_changes(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallTo
 # --- undo_change -----------------------------------------------------------------------------
 
 
-class UndoArgs(_Args):
+class UndoArgs(Args):
     id: str = Field(description="chg-… or set-…", pattern=ID_PATTERN)
     force: bool = Field(False)
     dry_run: bool = Field(False)
@@ -327,7 +329,7 @@ def _policy_problems(ctx: ToolContext, planned: Sequence[Planned]) -> list[Probl
 # --- update_assistants (change sets) ---------------------------------------------------------
 
 
-class UpdateAssistantsArgs(_Args):
+class UpdateAssistantsArgs(Args):
     ids: list[Integer] = Field(None, min_length=1, max_length=100)
     query: str = Field(None, min_length=1, description="Name filter, instead of ids")
     changes: dict[str, Any] = Field(
@@ -484,13 +486,7 @@ CHANGE_TOOLS: tuple[ToolSpec, ...] = (
         description="Journal of changes sent, newest first: who, when, before → after, outcome.",
         input_model=ListChangesArgs,
         output_model=ListChangesOutcome,
-        annotations=ToolAnnotations(
-            title="List changes",
-            read_only_hint=True,
-            destructive_hint=False,
-            idempotent_hint=True,
-            open_world_hint=False,
-        ),
+        annotations=read_only("List changes", open_world=False),
         handler=list_changes,
     ),
     ToolSpec(
@@ -499,12 +495,7 @@ CHANGE_TOOLS: tuple[ToolSpec, ...] = (
         description="One change to several assistants as one change set; none sent if any is refused.",
         input_model=UpdateAssistantsArgs,
         output_model=None,
-        annotations=ToolAnnotations(
-            read_only_hint=False,
-            destructive_hint=True,
-            idempotent_hint=True,
-            open_world_hint=True,
-        ),
+        annotations=overwrites("Update several assistants", idempotent=True),
         handler=update_assistants,
     ),
     ToolSpec(
@@ -513,13 +504,7 @@ CHANGE_TOOLS: tuple[ToolSpec, ...] = (
         description="Restore a change's (or set's) before-values; fields changed since need force.",
         input_model=UndoArgs,
         output_model=None,  # tools/list token budget: the text and structuredContent speak for themselves
-        annotations=ToolAnnotations(
-            title="Undo a change",
-            read_only_hint=False,
-            destructive_hint=True,
-            idempotent_hint=False,
-            open_world_hint=True,
-        ),
+        annotations=overwrites("Undo a change", idempotent=False),
         handler=undo_change,
     ),
 )

@@ -32,7 +32,7 @@ from sondos_mcp.journal import JournalError, JournalStore, NewChange, open_journ
 from sondos_mcp.journal.store import Before, utc_now
 from sondos_mcp.policy import Policies, Policy, load_policies
 from sondos_mcp.preview import stored_to_update
-from sondos_mcp.toolkit import ToolContext, policy_of
+from sondos_mcp.toolkit import ToolContext, policy_of, stored_row
 
 log = logging.getLogger(__name__)
 
@@ -150,13 +150,6 @@ def trust_of(ctx: ToolContext) -> Trust:
     return ctx.trust or NO_TRUST
 
 
-async def _row(ctx: ToolContext, assistant_id: int) -> dict[str, Any] | None:
-    try:
-        return await ctx.lookups.find_assistant(assistant_id)
-    except SondosError:
-        return None
-
-
 @dataclass
 class _Snapshot:
     """An assistant's stored settings as read, and from when journal entries must be laid over them."""
@@ -197,7 +190,7 @@ async def before_values(
         # What the journal applies from then on is laid over it.
         ctx.lookups.forget_assistants()
         overlay_since = _iso(0)
-        row = await _row(ctx, assistant_id)
+        row = await stored_row(ctx, assistant_id)
         settings = stored_to_update(row)[0] if row else {}
         snap = _Snapshot(settings, row.get("name") if row else None, overlay_since, time.monotonic() + ttl)
         if row is not None and journal is not None:

@@ -82,7 +82,11 @@ def echo(value: Any, limit: int = 160) -> JsonValue:
     return value
 
 
-def value_at(doc: Any, path: str) -> Any:
+_MISSING = object()
+
+
+def _lookup(doc: Any, path: str) -> Any:
+    """The value at a dotted path (`post_call_schema.0.name`), or `_MISSING` where there is none."""
     node: Any = doc
     for part in path.split(".") if path else []:
         if isinstance(node, list) and part.isdigit() and int(part) < len(node):
@@ -90,20 +94,17 @@ def value_at(doc: Any, path: str) -> Any:
         elif isinstance(node, Mapping) and part in node:
             node = node[part]
         else:
-            return None
+            return _MISSING
     return node
 
 
+def value_at(doc: Any, path: str) -> Any:
+    found = _lookup(doc, path)
+    return None if found is _MISSING else found
+
+
 def has_path(doc: Any, path: str) -> bool:
-    node: Any = doc
-    for part in path.split(".") if path else []:
-        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        elif isinstance(node, Mapping) and part in node:
-            node = node[part]
-        else:
-            return False
-    return True
+    return _lookup(doc, path) is not _MISSING
 
 
 def _types(sub: Mapping[str, Any]) -> set[str]:

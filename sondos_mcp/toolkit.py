@@ -113,9 +113,17 @@ def output_schema(model: type[BaseModel]) -> dict[str, Any]:
     return schema
 
 
-def read_only(title: str) -> ToolAnnotations:
+def read_only(title: str, *, open_world: bool = True) -> ToolAnnotations:
+    """A tool that changes nothing; `open_world` False when it reads only this server's own state."""
     return ToolAnnotations(
-        title=title, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+        title=title, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=open_world
+    )
+
+
+def overwrites(title: str, *, idempotent: bool) -> ToolAnnotations:
+    """A tool that changes live assistants' settings (always destructive: a setting is overwritten)."""
+    return ToolAnnotations(
+        title=title, read_only_hint=False, destructive_hint=True, idempotent_hint=idempotent, open_world_hint=True
     )
 
 
@@ -129,27 +137,28 @@ def policy_of(ctx: ToolContext) -> Policy:
     return ctx.trust.policy(ctx.request) if ctx.trust is not None else OPEN
 
 
-async def _stored(ctx: ToolContext, assistant_id: int, key: str) -> Any:
-    """One stored value of an assistant, for a check that can do without it (None when unreadable)."""
+async def stored_row(ctx: ToolContext, assistant_id: int) -> dict[str, Any] | None:
+    """An assistant's stored row, for a step that can do without it (None when unreadable or absent)."""
     try:
-        row = await ctx.lookups.find_assistant(assistant_id)
+        return await ctx.lookups.find_assistant(assistant_id)
     except SondosError:
         return None
-    return row.get(key) if row else None
 
 
 async def check_update(ctx: ToolContext, raw: Mapping[str, Any]) -> Verdict:
     """Judge one update_assistant proposal: contract, rules, live references and the caller's policy."""
 
     async def assistant_mode(assistant_id: int) -> str | None:
-        return await _stored(ctx, assistant_id, "mode")
+        row = await stored_row(ctx, assistant_id)
+        return row.get("mode") if row else None
 
     policy = policy_of(ctx)
     if policy is OPEN:
         return await check_proposal(raw, CheckContext(update_input_schema(), ctx.lookups, assistant_mode))
 
     async def assistant_name(assistant_id: int) -> str | None:
-        return await _stored(ctx, assistant_id, "name")
+        row = await stored_row(ctx, assistant_id)
+        return row.get("name") if row else None
 
     context = CheckContext(policy.narrow(update_input_schema()), ctx.lookups, assistant_mode)
     return await check_proposal(raw, context, (policy_stage(policy, assistant_name),))

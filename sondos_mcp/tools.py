@@ -6,7 +6,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal
 
-from mcp_types import CallToolResult, ToolAnnotations
+from mcp_types import CallToolResult
 from pydantic import BaseModel, Field, JsonValue
 
 from sondos_mcp.change_tools import CHANGE_TOOLS
@@ -22,6 +22,7 @@ from sondos_mcp.toolkit import (
     ToolSpec,
     check_update,
     not_found,
+    overwrites,
     parse,
     read_only,
 )
@@ -298,13 +299,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         description=UPDATE_DESCRIPTION,
         input_model=UpdateAssistantArgs,
         output_model=UpdateOutcome,
-        annotations=ToolAnnotations(
-            title="Update assistant settings",
-            read_only_hint=False,
-            destructive_hint=True,
-            idempotent_hint=True,
-            open_world_hint=True,
-        ),
+        annotations=overwrites("Update assistant settings", idempotent=True),
         handler=update_assistant,
         echo_fields=("id",),
     ),
