@@ -5,15 +5,21 @@ apply: the assistant's stored state is then already in the read cache), and back
 with no read in between (the before-value read is a fresh list request each time).
 Target: the journal adds at most 10% to the median.
 
-One sandbox API process; one stdio server per configuration; the configurations take turns in
-rounds (off, sqlite, [postgres], off, sqlite, …) so that machine noise falls on all of them
-alike. Reports the median and p90 of all calls per configuration and the ratio to "off".
+Paired, interleaved design: in each round one stdio server per configuration runs at the same
+time against one sandbox API process, and the calls take turns, call by call (off, sqlite,
+[postgres], then rotated), so that the sandbox's and the machine's drift falls on every
+configuration alike. Separate sessions per configuration, run one after another, differ by
+±10% from session to session on this machine (the API's answer time moves with them), which
+drowns the effect being measured. Each configuration changes its own assistant (so no server's
+before-values are disturbed by another's writes); which assistant goes to which configuration
+rotates between rounds. Reports the median and p90 of all timed calls per configuration and
+the ratio to "off".
 
 The journaled path costs: a read of the assistant's stored state (one list page from the API,
 shared with the other reads' cache), one read of the journal per field the stored shape does
 not carry, and two short transactions (pending, then the outcome).
 
-Run: `python bench/bench_journal.py [--rounds 5] [--calls 100] [--postgres postgresql://…]`.
+Run: `python bench/bench_journal.py [--rounds 6] [--calls 200] [--postgres postgresql://…]`.
 """
 
 from __future__ import annotations
@@ -23,32 +29,46 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import free_port, server_env, wait_for_port
 
+ASSISTANTS = (12, 14, 16)  # pipeline assistants alike in shape; one per configuration, rotated per round
+Shape = Callable[[int, int], dict[str, Any]]
 
-async def timed_calls(cmd: list[str], env: dict[str, str], calls: int, args_for: Any, preview: bool) -> list[float]:
-    import time
 
+async def paired_round(
+    cmd: list[str], envs: dict[str, dict[str, str]], ids: dict[str, int], calls: int, shape: Shape, preview: bool
+) -> dict[str, list[float]]:
     from mcp import Client
     from mcp.client.stdio import StdioServerParameters
 
-    params = StdioServerParameters(command=cmd[0], args=cmd[1:], env=env)
-    timings: list[float] = []
-    async with Client(params) as client:
+    timings: dict[str, list[float]] = {name: [] for name in envs}
+    async with AsyncExitStack() as stack:
+        clients = {
+            name: await stack.enter_async_context(Client(StdioServerParameters(command=cmd[0], args=cmd[1:], env=env)))
+            for name, env in envs.items()
+        }
+        names = list(clients)
         for i in range(10):  # warm-up: imports, connection pool, the journal's first open
-            await client.call_tool("update_assistant", args_for(i))
+            for name in names:
+                await clients[name].call_tool("update_assistant", shape(ids[name], i))
         for i in range(calls):
-            if preview:  # untimed: the dry run the server's instructions ask for before applying
-                await client.call_tool("update_assistant", args_for(i) | {"dry_run": True})
-            start = time.perf_counter()
-            result = await client.call_tool("update_assistant", args_for(i))
-            timings.append((time.perf_counter() - start) * 1000)
-            if result.is_error:
-                raise RuntimeError(f"update_assistant failed: {result.content}")
+            turn = names[i % len(names) :] + names[: i % len(names)]
+            for name in turn:
+                client, args = clients[name], shape(ids[name], i)
+                if preview:  # untimed: the dry run the server's instructions ask for before applying
+                    await client.call_tool("update_assistant", args | {"dry_run": True})
+                start = time.perf_counter()
+                result = await client.call_tool("update_assistant", args)
+                timings[name].append((time.perf_counter() - start) * 1000)
+                if result.is_error:
+                    raise RuntimeError(f"update_assistant failed ({name}): {result.content}")
     return timings
 
 
@@ -56,8 +76,8 @@ def main() -> int:
     import anyio
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--postgres", help="also measure a PostgreSQL journal at this URL")
     parser.add_argument("--journal-dir", help="where the SQLite journal goes (default: a temporary directory)")
     args = parser.parse_args()
@@ -79,19 +99,22 @@ def main() -> int:
         cmd = [sys.executable, "-m", "sondos_mcp"]
         # Two shapes: a field the stored shape carries (its before-value is read from the API), and
         # one it does not (read from the journal's own last value).
-        shapes = {
-            "max_call_duration (stored)": lambda i: {"id": 12, "max_call_duration": 300 + i % 50},
-            "speech_speed (journal fallback)": lambda i: {"id": 12, "speech_speed": round(0.7 + (i % 6) * 0.1, 1)},
+        shapes: dict[str, Shape] = {
+            "max_call_duration (stored)": lambda id_, i: {"id": id_, "max_call_duration": 300 + i % 50},
+            "speech_speed (journal fallback)": lambda id_, i: {
+                "id": id_,
+                "speech_speed": round(0.7 + (i % 6) * 0.1, 1),
+            },
         }
         flows = {"preview, then apply": True, "back-to-back applies": False}
         results: dict[tuple[str, str, str], list[float]] = {}
-        for _ in range(args.rounds):
+        for round_ in range(args.rounds):
+            ids = {name: ASSISTANTS[(k + round_) % len(ASSISTANTS)] for k, name in enumerate(configs)}
             for flow, preview in flows.items():
-                for shape, args_for in shapes.items():
-                    for name, env in configs.items():
-                        results.setdefault((flow, shape, name), []).extend(
-                            anyio.run(timed_calls, cmd, env, args.calls, args_for, preview)
-                        )
+                for shape, make in shapes.items():
+                    timings = anyio.run(paired_round, cmd, configs, ids, args.calls, make, preview)
+                    for name, values in timings.items():
+                        results.setdefault((flow, shape, name), []).extend(values)
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)
@@ -107,7 +130,8 @@ def main() -> int:
                 p90 = timings[int(len(timings) * 0.9)]
                 print(f"| {flow} | {shape} | {name} | {median:.2f} ms | {p90:.2f} ms | {median / off:.2f}× |")
     print(
-        f"\n{args.rounds} rounds × {args.calls} calls per configuration and shape, taking turns; medians of all calls."
+        f"\n{args.rounds} rounds × {args.calls} calls per configuration and shape, interleaved call by call; "
+        "medians of all calls."
     )
     return 0
 

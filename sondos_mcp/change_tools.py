@@ -14,7 +14,7 @@ from sondos_mcp.changes import Planned, confirm_if_needed, plan, send, trust_of
 from sondos_mcp.errors import ConfigurationError, InvalidArguments, SondosError, UpstreamNotFound
 from sondos_mcp.feedback import FeedbackBuilder, Problem
 from sondos_mcp.journal import ChangeEntry, ChangeFilter, JournalStore, new_set_id
-from sondos_mcp.journal.store import Before
+from sondos_mcp.journal.store import Before, iso_utc
 from sondos_mcp.model import Integer
 from sondos_mcp.preview import stored_to_update
 from sondos_mcp.references import ASSISTANT_PAGE, rows_of
@@ -96,7 +96,7 @@ def _when(text: str, field: str, builder: FeedbackBuilder) -> str:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso_utc(moment)
 
 
 def effective_outcome(entry: ChangeEntry, stale_before: str) -> str:
@@ -134,8 +134,7 @@ def view(entry: ChangeEntry, stale_before: str) -> ChangeView:
 
 
 def _stale_before(ctx: ToolContext) -> str:
-    moment = datetime.now(UTC) - timedelta(seconds=trust_of(ctx).pending_after)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso_utc(datetime.now(UTC) - timedelta(seconds=trust_of(ctx).pending_after))
 
 
 async def list_changes(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:

@@ -14,8 +14,7 @@ import hmac
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -159,25 +158,25 @@ class _Snapshot:
     overlay_since: str
     expires: float
     # What the journal says each field was last set to (value, finished), learned by asking it or
-    # by applying a change here; valid while no other process has written (journal version).
+    # by applying a change here; valid while no other process has written since `version` (the
+    # journal's version when it was last checked; None: the store cannot tell, so always ask).
     known: dict[str, tuple[Any, str]] = field(default_factory=dict)
     asked: set[str] = field(default_factory=set)
     version: int | None = None
 
 
-def _iso(seconds_ago: float) -> str:
-    return (datetime.now(UTC) - timedelta(seconds=seconds_ago)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 async def before_values(
-    ctx: ToolContext, assistant_id: int, fields: Sequence[str], *, fresh: bool = False
-) -> tuple[dict[str, Before], str | None]:
-    """What each field holds now, and the assistant's name.
+    ctx: ToolContext, assistant_id: int, fields: Sequence[str], *, fresh: bool = False, trust_known: bool = False
+) -> tuple[dict[str, Before], str | None, int | None]:
+    """What each field holds now, the assistant's name, and the journal version that holds for.
 
     The stored state is read from the API once (and kept for the lookups' TTL); every change this
     journal applied since that read is laid over it, so consecutive changes to one assistant need
     no new read and still see each other, across worker processes sharing the journal. A field the
     stored shape does not carry takes the journal's last applied value, else it is unknown.
+    With `trust_known`, what this process already knows of the journal is used without asking
+    whether another process wrote since: the caller passes the returned version to
+    `JournalStore.begin`, which checks it in the same transaction as the write.
     """
     trust = trust_of(ctx)
     journal = await trust.ready()
@@ -189,7 +188,7 @@ async def before_values(
         # read started, and any edit made elsewhere, which an older journal value must not hide.
         # What the journal applies from then on is laid over it.
         ctx.lookups.forget_assistants()
-        overlay_since = _iso(0)
+        overlay_since = utc_now()
         row = await stored_row(ctx, assistant_id)
         settings = stored_to_update(row)[0] if row else {}
         snap = _Snapshot(settings, row.get("name") if row else None, overlay_since, time.monotonic() + ttl)
@@ -198,7 +197,7 @@ async def before_values(
                 now = time.monotonic()
                 trust.snapshots = {k: v for k, v in trust.snapshots.items() if v.expires >= now}
             trust.snapshots[key] = snap
-    journaled = await _journaled(journal, snap, assistant_id, fields)
+    journaled = await _journaled(journal, snap, assistant_id, fields, trust_known)
     out: dict[str, Before] = {}
     for name in fields:
         value, finished = journaled.get(name, (None, ""))
@@ -209,26 +208,28 @@ async def before_values(
             out[name] = Before(True, snap.settings[name], "stored")
         else:
             out[name] = Before(False)
-    return out, snap.name
+    return out, snap.name, snap.version
 
 
 _MAX_SNAPSHOTS = 1000
 
 
 async def _journaled(
-    journal: JournalStore | None, snap: _Snapshot, assistant_id: int, fields: Sequence[str]
+    journal: JournalStore | None, snap: _Snapshot, assistant_id: int, fields: Sequence[str], trust_known: bool
 ) -> dict[str, tuple[Any, str]]:
     """The journal's latest value per field, asked only when this process cannot know it already."""
     if journal is None:
         return {}
-    version = await journal.version()
-    if version is None or version != snap.version:
-        snap.known.clear()
-        snap.asked.clear()
     missing = [f for f in fields if f not in snap.asked]
-    if missing:
-        snap.known.update(await journal.latest_values(assistant_id, missing))
-        snap.asked.update(missing)
+    if missing or not trust_known or snap.version is None:
+        version = await journal.version()
+        if version is None or version != snap.version:
+            snap.known.clear()
+            snap.asked.clear()
+            missing = list(fields)
+        if missing:
+            snap.known.update(await journal.latest_values(assistant_id, missing))
+            snap.asked.update(missing)
         snap.version = version
     return {f: snap.known[f] for f in fields if f in snap.known}
 
@@ -267,6 +268,8 @@ class Planned:
     fields: dict[str, Any]
     before: dict[str, Before]
     assistant_name: str | None
+    # The journal version the before-values hold for; `send` has the journal check it.
+    version: int | None = None
 
     def item(self) -> confirm.Item:
         lines = [
@@ -276,9 +279,11 @@ class Planned:
         return confirm.Item(self.assistant_id, self.assistant_name, lines)
 
 
-async def plan(ctx: ToolContext, assistant_id: int, fields: Mapping[str, Any], *, fresh: bool = False) -> Planned:
-    before, name = await before_values(ctx, assistant_id, list(fields), fresh=fresh)
-    return Planned(assistant_id, dict(fields), before, name)
+async def plan(
+    ctx: ToolContext, assistant_id: int, fields: Mapping[str, Any], *, fresh: bool = False, trust_known: bool = False
+) -> Planned:
+    before, name, version = await before_values(ctx, assistant_id, list(fields), fresh=fresh, trust_known=trust_known)
+    return Planned(assistant_id, dict(fields), before, name, version)
 
 
 async def confirm_if_needed(ctx: ToolContext, planned: Sequence[Planned], verb: str = "Change") -> None:
@@ -292,7 +297,8 @@ async def apply_change(ctx: ToolContext, assistant_id: int, body: Mapping[str, A
     if await trust_of(ctx).ready() is None and policy_of(ctx).rules.confirm == "never":
         # Nothing to record and no one to ask: the call costs what it did before the journal existed.
         return Applied(await ctx.api.update_assistant(assistant_id, body), None, {})
-    planned = await plan(ctx, assistant_id, body)
+    # The journal's own check at `begin` stands in for asking its version first: one round fewer.
+    planned = await plan(ctx, assistant_id, body, trust_known=True)
     await confirm_if_needed(ctx, [planned])
     return await send(ctx, planned)
 
@@ -321,7 +327,12 @@ async def send(
     )
     if journal is not None:
         try:
-            await journal.begin(change)
+            if not await journal.begin(change, since=planned.version):
+                # Another process wrote to the journal since the before-values were read: read them
+                # again (its change may be to these fields) and record without the check.
+                planned = await plan(ctx, planned.assistant_id, planned.fields)
+                change = replace(change, before=planned.before)
+                await journal.begin(change)
         except JournalError as exc:
             raise JournalUnavailable(
                 "The change journal could not be written, so nothing was sent",

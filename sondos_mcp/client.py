@@ -127,6 +127,7 @@ class SondosApi:
         self._settings = settings
         self._http = http
         self._key_source: KeySource = key_source or (lambda: settings.api_key)
+        self._last_fingerprint: tuple[SecretStr | None, str] = (None, "")
         self._attempts = settings.retries + 1
         self._host = urlsplit(self.base_url).netloc or self.base_url
 
@@ -138,7 +139,12 @@ class SondosApi:
         key = self._key_source()
         if key is None:
             return ""
-        return hashlib.sha256(key.get_secret_value().encode()).hexdigest()[:16]
+        # Asked several times per call: hash each key object once (the settings' key lives as long as the server).
+        last_key, last_print = self._last_fingerprint
+        if key is not last_key:
+            last_print = hashlib.sha256(key.get_secret_value().encode()).hexdigest()[:16]
+            self._last_fingerprint = (key, last_print)
+        return last_print
 
     @property
     def http(self) -> httpx.AsyncClient:

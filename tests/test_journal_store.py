@@ -321,3 +321,25 @@ async def test_the_sqlite_version_moves_only_when_another_connection_writes(tmp_
     finally:
         await one.aclose()
         await two.aclose()
+
+
+async def test_a_begin_checked_against_a_version_records_nothing_once_another_connection_wrote(tmp_path: Path):
+    """begin(since=v) writes while nobody else wrote after v, and refuses (writing nothing) after."""
+    path = tmp_path / "j.sqlite3"
+    one, two = SqliteJournal(path), SqliteJournal(path)
+    await one.open()
+    await two.open()
+    try:
+        seen = await one.version()
+        assert seen is not None
+        first = change()
+        assert await one.begin(first, since=seen) is True
+        await two.begin(change())
+        late = change()
+        assert await one.begin(late, since=seen) is False
+        assert await one.get(late.id) is None
+        assert await one.get(first.id) is not None
+        assert await one.begin(late, since=await one.version()) is True
+    finally:
+        await one.aclose()
+        await two.aclose()

@@ -106,8 +106,10 @@ class PostgresJournal:
         row = await self._fetch("SELECT max(version) FROM journal_schema", one=True)
         return int(row[0] or 0)
 
-    async def begin(self, change: NewChange) -> None:
+    async def begin(self, change: NewChange, since: int | None = None) -> bool:
+        # `since` is always None here: `version()` cannot tell, so before-values are asked afresh.
         await self._write(INSERT.format(p="%s"), change_params(change, self.api))
+        return True
 
     async def finish(self, change_id: str, outcome: str, detail: str | None = None) -> None:
         sql = "UPDATE changes SET outcome = %s, detail = %s, finished_at = %s WHERE id = %s"

@@ -119,16 +119,32 @@ class SqliteJournal:
         # data_version moves when any other connection commits (other processes, and this
         # store's own waiting connection); it is per connection, so only the in-place one answers.
         try:
-            return self._run(lambda c: int(c.execute("PRAGMA data_version").fetchone()[0]), False, wait=False)
+            return self._run(_data_version, False, wait=False)
         except _Busy:
             return None
 
     async def schema_version(self) -> int:
         return await self._call(_version)
 
-    async def begin(self, change: NewChange) -> None:
+    async def begin(self, change: NewChange, since: int | None = None) -> bool:
         sql = INSERT.format(p="?")
-        await self._call(lambda c: c.execute(sql, change_params(change, self.api)))
+        params = change_params(change, self.api)
+        if since is None:
+            await self._call(lambda c: c.execute(sql, params))
+            return True
+
+        def write(c: sqlite3.Connection) -> bool:
+            if _data_version(c) != since:
+                return False
+            c.execute(sql, params)
+            return True
+
+        try:
+            return self._run(write, True, wait=False)
+        except _Busy:
+            # Another process is writing right now, and versions only compare on the in-place
+            # connection: the caller reads the before-values again and records without the check.
+            return False
 
     async def finish(self, change_id: str, outcome: str, detail: str | None = None) -> None:
         sql = "UPDATE changes SET outcome = ?, detail = ?, finished_at = ? WHERE id = ?"
@@ -196,6 +212,10 @@ class SqliteJournal:
                 if conn is not None:
                     conn.close()
             self._conns = [None, None]
+
+
+def _data_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
 
 def _version(conn: sqlite3.Connection) -> int:

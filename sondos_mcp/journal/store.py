@@ -27,9 +27,14 @@ class JournalError(RuntimeError):
     """The journal cannot be opened or written (a bad path, a newer schema, a database down)."""
 
 
+def iso_utc(moment: datetime) -> str:
+    """How the journal writes a time: UTC, fixed width (microseconds always written), so that text
+    order is time order in both stores. `moment` must carry its timezone."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+
+
 def utc_now() -> str:
-    # Fixed width, so that text order is time order in both stores.
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return iso_utc(datetime.now(UTC))
 
 
 def new_change_id() -> str:
@@ -107,8 +112,14 @@ class JournalStore(Protocol):
 
     kind: str
 
-    async def begin(self, change: NewChange) -> None:
-        """Record a change as pending, before it is sent."""
+    async def begin(self, change: NewChange, since: int | None = None) -> bool:
+        """Record a change as pending, before it is sent.
+
+        With `since` (a `version()` this process read), record nothing and return False if another
+        connection wrote after it: the change's before-values may be stale, so the caller reads
+        them again. Checked in the same transaction as the write, which costs less than asking
+        `version()` first and leaves no gap between the check and the write.
+        """
 
     async def finish(self, change_id: str, outcome: str, detail: str | None = None) -> None:
         """Record the outcome of a pending change."""
@@ -194,6 +205,9 @@ def entry_from_row(row: tuple[Any, ...]) -> ChangeEntry:
     )
 
 
+_to_json = json.JSONEncoder(ensure_ascii=False).encode  # one encoder, not one per call as json.dumps(**options) builds
+
+
 def change_params(change: NewChange, api: str | None) -> tuple[Any, ...]:
     return (
         change.id,
@@ -202,8 +216,8 @@ def change_params(change: NewChange, api: str | None) -> tuple[Any, ...]:
         change.actor,
         change.assistant_id,
         change.assistant_name,
-        json.dumps(change.fields, ensure_ascii=False),
-        json.dumps({k: b.to_json() for k, b in change.before.items()}, ensure_ascii=False),
+        _to_json(change.fields),
+        _to_json({k: b.to_json() for k, b in change.before.items()}),
         change.undoes,
         api,
     )
