@@ -19,6 +19,8 @@ import anyio.to_thread
 from sondos_mcp.journal.store import (
     COLUMNS,
     INSERT,
+    INSERT_COLUMNS,
+    INSERT_VALUES,
     MIGRATIONS,
     SCHEMA_VERSION,
     ChangeEntry,
@@ -37,6 +39,13 @@ from sondos_mcp.journal.store import (
 )
 
 T = TypeVar("T")
+
+_INSERT = INSERT.format(p="?")
+# The same row, written only if no other connection committed since the version the caller read.
+_INSERT_IF_UNCHANGED = (
+    f"INSERT INTO changes {INSERT_COLUMNS} SELECT {INSERT_VALUES.format(p='?')} "
+    "WHERE (SELECT data_version FROM pragma_data_version) = ?"
+)
 
 
 class _Busy(Exception):
@@ -127,20 +136,15 @@ class SqliteJournal:
         return await self._call(_version)
 
     async def begin(self, change: NewChange, since: int | None = None) -> bool:
-        sql = INSERT.format(p="?")
         params = change_params(change, self.api)
         if since is None:
-            await self._call(lambda c: c.execute(sql, params))
+            await self._call(lambda c: c.execute(_INSERT, params))
             return True
-
-        def write(c: sqlite3.Connection) -> bool:
-            if _data_version(c) != since:
-                return False
-            c.execute(sql, params)
-            return True
-
         try:
-            return self._run(write, True, wait=False)
+            # One statement, so one implicit transaction: the version is read under the write lock.
+            return self._run(
+                lambda c: c.execute(_INSERT_IF_UNCHANGED, (*params, since)).rowcount == 1, False, wait=False
+            )
         except _Busy:
             # Another process is writing right now, and versions only compare on the in-place
             # connection: the caller reads the before-values again and records without the check.

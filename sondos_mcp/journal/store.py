@@ -223,11 +223,10 @@ def change_params(change: NewChange, api: str | None) -> tuple[Any, ...]:
     )
 
 
-INSERT = (
-    "INSERT INTO changes "
-    "(id, change_set, at, actor, assistant_id, assistant_name, fields, before, outcome, undoes, api) "
-    "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, 'pending', {p}, {p})"
-)
+# A new row, pending; `{p}` is the dialect's placeholder, the values are `change_params`.
+INSERT_COLUMNS = "(id, change_set, at, actor, assistant_id, assistant_name, fields, before, outcome, undoes, api)"
+INSERT_VALUES = "{p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, 'pending', {p}, {p}"
+INSERT = f"INSERT INTO changes {INSERT_COLUMNS} VALUES ({INSERT_VALUES})"
 
 
 def scope(p: str, api: str | None) -> tuple[str, list[Any]]:
