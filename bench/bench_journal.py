@@ -43,16 +43,17 @@ Shape = Callable[[int, int], dict[str, Any]]
 
 
 async def paired_round(
-    cmd: list[str], envs: dict[str, dict[str, str]], ids: dict[str, int], calls: int, shape: Shape, preview: bool
+    servers: dict[str, tuple[list[str], dict[str, str]]], ids: dict[str, int], calls: int, shape: Shape, preview: bool
 ) -> dict[str, list[float]]:
+    """One stdio server per entry (command, environment), all running at once; timed calls take turns."""
     from mcp import Client
     from mcp.client.stdio import StdioServerParameters
 
-    timings: dict[str, list[float]] = {name: [] for name in envs}
+    timings: dict[str, list[float]] = {name: [] for name in servers}
     async with AsyncExitStack() as stack:
         clients = {
             name: await stack.enter_async_context(Client(StdioServerParameters(command=cmd[0], args=cmd[1:], env=env)))
-            for name, env in envs.items()
+            for name, (cmd, env) in servers.items()
         }
         names = list(clients)
         for i in range(10):  # warm-up: imports, connection pool, the journal's first open
@@ -112,7 +113,8 @@ def main() -> int:
             ids = {name: ASSISTANTS[(k + round_) % len(ASSISTANTS)] for k, name in enumerate(configs)}
             for flow, preview in flows.items():
                 for shape, make in shapes.items():
-                    timings = anyio.run(paired_round, cmd, configs, ids, args.calls, make, preview)
+                    servers = {name: (cmd, env) for name, env in configs.items()}
+                    timings = anyio.run(paired_round, servers, ids, args.calls, make, preview)
                     for name, values in timings.items():
                         results.setdefault((flow, shape, name), []).extend(values)
     finally:

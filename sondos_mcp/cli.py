@@ -102,9 +102,10 @@ def serve_stdio(settings: Settings) -> int:
     import anyio
     from mcp.server.stdio import stdio_server
 
-    from sondos_mcp.server import build_server
+    from sondos_mcp.server import build_server, settle_heap
 
     server = build_server(settings)
+    settle_heap()
 
     async def run() -> None:
         async with stdio_server() as (read_stream, write_stream):

@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from sondos_mcp.config import Settings
 from sondos_mcp.logs import configure_logging
-from sondos_mcp.server import build_server
+from sondos_mcp.server import build_server, settle_heap
 
 log = logging.getLogger(__name__)
 
@@ -187,4 +187,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.add_middleware(AuthMiddleware, mode=mode, tokens=settings.bearer_tokens(), key_header=header)
     log.info("HTTP transport ready: auth=%s, allowed hosts=%s", mode, hosts)
+    settle_heap()
     return app
