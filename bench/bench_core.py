@@ -23,6 +23,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,21 @@ def wait_for_port(port: int, timeout: float = 20) -> None:
                 return
         time.sleep(0.05)
     raise RuntimeError(f"nothing listening on {port}")
+
+
+@contextmanager
+def sandbox_api() -> Iterator[str]:
+    """The sandbox API in a process of its own on a free loopback port; yields its base URL."""
+    port = free_port()
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "sondos_mcp.sandbox", "--port", str(port)], stdout=subprocess.DEVNULL
+    )
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
 
 
 def server_env(base_url: str) -> dict[str, str]:
@@ -177,13 +194,8 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=400)
     args = parser.parse_args()
 
-    port = free_port()
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "sondos_mcp.sandbox", "--port", str(port)], stdout=subprocess.DEVNULL
-    )
-    try:
-        wait_for_port(port)
-        env = server_env(f"http://127.0.0.1:{port}")
+    with sandbox_api() as base_url:
+        env = server_env(base_url)
         ours = [sys.executable, "-m", "sondos_mcp"]
         bare = [sys.executable, str(BARE_SERVER)]
 
@@ -212,9 +224,6 @@ def main() -> int:
             True,
         )
         bare_rt = anyio.run(round_trips, bare, env, "echo", lambda i: {"text": f"hello {i}"}, args.calls)
-    finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=10)
 
     validation = validation_timing()
     tokens = token_counts()

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import free_port, server_env, wait_for_port
+from bench_core import sandbox_api, server_env
 
 ASSISTANTS = (12, 14, 16)  # pipeline assistants alike in shape; one per configuration, rotated per round
 Shape = Callable[[int, int], dict[str, Any]]
@@ -83,14 +82,9 @@ def main() -> int:
     parser.add_argument("--journal-dir", help="where the SQLite journal goes (default: a temporary directory)")
     args = parser.parse_args()
 
-    port = free_port()
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "sondos_mcp.sandbox", "--port", str(port)], stdout=subprocess.DEVNULL
-    )
     tmp = tempfile.mkdtemp(prefix="bench-journal-", dir=args.journal_dir)
-    try:
-        wait_for_port(port)
-        base = server_env(f"http://127.0.0.1:{port}")
+    with sandbox_api() as base_url:
+        base = server_env(base_url)
         configs = {
             "off": base | {"SONDOS_JOURNAL": "off"},
             "sqlite": base | {"SONDOS_JOURNAL": str(Path(tmp) / "journal.sqlite3")},
@@ -117,9 +111,6 @@ def main() -> int:
                     timings = anyio.run(paired_round, servers, ids, args.calls, make, preview)
                     for name, values in timings.items():
                         results.setdefault((flow, shape, name), []).extend(values)
-    finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=10)
 
     print("| flow | field changed | journal | median | p90 | median vs off |")
     print("| --- | --- | --- | --- | --- | --- |")

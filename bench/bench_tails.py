@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import free_port, server_env, wait_for_port
+from bench_core import sandbox_api, server_env
 from bench_journal import ASSISTANTS, paired_round
 
 # The same server, with the freeze disabled before the CLI imports it.
@@ -33,15 +32,10 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=300)
     args = parser.parse_args()
 
-    port = free_port()
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "sondos_mcp.sandbox", "--port", str(port)], stdout=subprocess.DEVNULL
-    )
     tmp = Path(tempfile.mkdtemp(prefix="bench-tails-"))
     results: dict[str, list[float]] = {}
-    try:
-        wait_for_port(port)
-        base = server_env(f"http://127.0.0.1:{port}")
+    with sandbox_api() as base_url:
+        base = server_env(base_url)
         servers = {
             "as shipped": ([sys.executable, "-m", "sondos_mcp"], base | {"SONDOS_JOURNAL": str(tmp / "a.sqlite3")}),
             "heap not frozen": ([sys.executable, "-c", UNFROZEN], base | {"SONDOS_JOURNAL": str(tmp / "b.sqlite3")}),
@@ -58,9 +52,6 @@ def main() -> int:
             )
             for name, values in timings.items():
                 results.setdefault(name, []).extend(values)
-    finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=10)
 
     print("| server | median | p90 | p99 | mean |")
     print("| --- | --- | --- | --- | --- |")
