@@ -304,42 +304,46 @@ async def test_a_postgres_journal_that_cannot_open_never_shows_its_password(url:
     assert info.value.__cause__ is None
 
 
-async def test_the_sqlite_version_moves_only_when_another_connection_writes(tmp_path: Path):
+@pytest.fixture
+async def two_processes(tmp_path: Path) -> AsyncIterator[tuple[SqliteJournal, SqliteJournal]]:
+    """Two stores on one SQLite file, as two server processes sharing a journal have."""
+    path = tmp_path / "j.sqlite3"
+    one, two = SqliteJournal(path), SqliteJournal(path)
+    await one.open()
+    await two.open()
+    try:
+        yield one, two
+    finally:
+        await one.aclose()
+        await two.aclose()
+
+
+async def test_the_sqlite_version_moves_only_when_another_connection_writes(
+    two_processes: tuple[SqliteJournal, SqliteJournal],
+):
     """A store's own writes keep its version; another store's (another process's) write moves it."""
-    path = tmp_path / "j.sqlite3"
-    one, two = SqliteJournal(path), SqliteJournal(path)
-    await one.open()
-    await two.open()
-    try:
-        start = await one.version()
-        c = change()
-        await one.begin(c)
-        await one.finish(c.id, "applied")
-        assert await one.version() == start
-        await two.begin(change())
-        assert await one.version() != start
-    finally:
-        await one.aclose()
-        await two.aclose()
+    one, two = two_processes
+    start = await one.version()
+    c = change()
+    await one.begin(c)
+    await one.finish(c.id, "applied")
+    assert await one.version() == start
+    await two.begin(change())
+    assert await one.version() != start
 
 
-async def test_a_begin_checked_against_a_version_records_nothing_once_another_connection_wrote(tmp_path: Path):
+async def test_a_begin_checked_against_a_version_records_nothing_once_another_connection_wrote(
+    two_processes: tuple[SqliteJournal, SqliteJournal],
+):
     """begin(since=v) writes while nobody else wrote after v, and refuses (writing nothing) after."""
-    path = tmp_path / "j.sqlite3"
-    one, two = SqliteJournal(path), SqliteJournal(path)
-    await one.open()
-    await two.open()
-    try:
-        seen = await one.version()
-        assert seen is not None
-        first = change()
-        assert await one.begin(first, since=seen) is True
-        await two.begin(change())
-        late = change()
-        assert await one.begin(late, since=seen) is False
-        assert await one.get(late.id) is None
-        assert await one.get(first.id) is not None
-        assert await one.begin(late, since=await one.version()) is True
-    finally:
-        await one.aclose()
-        await two.aclose()
+    one, two = two_processes
+    seen = await one.version()
+    assert seen is not None
+    first = change()
+    assert await one.begin(first, since=seen) is True
+    await two.begin(change())
+    late = change()
+    assert await one.begin(late, since=seen) is False
+    assert await one.get(late.id) is None
+    assert await one.get(first.id) is not None
+    assert await one.begin(late, since=await one.version()) is True
