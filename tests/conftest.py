@@ -80,6 +80,29 @@ def wait_until_healthy(base: str, proc: subprocess.Popen[Any], timeout: float = 
         time.sleep(0.2)
 
 
+def start_http_server(
+    settings: dict[str, str], *args: str, stdout: int = subprocess.DEVNULL
+) -> tuple[subprocess.Popen[str], str]:
+    """The installed server over HTTP on a free loopback port, configured by `settings` (SONDOS_*
+    variables) and by nothing else from this environment; answers once /healthz does. Stderr is piped."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SONDOS_")} | settings
+    proc = subprocess.Popen(
+        [*server_command(), "--transport", "http", "--port", str(port), *args],
+        env=env,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(base, proc)
+    except AssertionError:
+        proc.terminate()
+        raise
+    return proc, base
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

@@ -22,7 +22,7 @@ from sondos_mcp.config import Settings
 from sondos_mcp.http import create_app
 from sondos_mcp.sandbox import DEMO_KEY, OTHER_KEY, SandboxServer
 from sondos_mcp.sandbox.loopback import ThreadedServer
-from tests.conftest import free_port, server_command, wait_until_healthy
+from tests.conftest import server_command, start_http_server
 
 pytestmark = pytest.mark.anyio
 
@@ -171,8 +171,7 @@ def test_refuses_to_start_on_a_public_address_without_auth():
 
 def test_stateless_calls_work_on_any_of_two_workers(sandbox: SandboxServer):
     """With two worker processes, independent requests (no session id) all succeed, and logs hold no key."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SONDOS_")} | {
+    settings = {
         "SONDOS_BASE_URL": sandbox.base_url,
         "SONDOS_API_KEY": CANARY,
         "SONDOS_HTTP_TOKENS": TOKEN,
@@ -180,16 +179,8 @@ def test_stateless_calls_work_on_any_of_two_workers(sandbox: SandboxServer):
         "SONDOS_RETRIES": "0",
     }
     sandbox.state.keys[CANARY] = 1
-    proc = subprocess.Popen(
-        [*server_command(), "--transport", "http", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base = start_http_server(settings, "--workers", "2", stdout=subprocess.PIPE)
     try:
-        wait_until_healthy(base, proc)
         call = {
             "jsonrpc": "2.0",
             "id": 2,

@@ -17,7 +17,7 @@ import pytest
 from sondos_mcp.journal import ChangeFilter, JournalStore
 from sondos_mcp.journal.sqlite import SqliteJournal
 from sondos_mcp.sandbox import DEMO_KEY, SandboxServer
-from tests.conftest import free_port, server_command, wait_until_healthy
+from tests.conftest import start_http_server
 from tests.postgres_cluster import Cluster, pg_cluster  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.anyio
@@ -34,8 +34,7 @@ ASSISTANTS = [12, 13, 14, 15, 16, *range(101, 135)]
 
 
 def start_workers(sandbox: SandboxServer, journal_env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SONDOS_")} | {
+    settings = {
         "SONDOS_BASE_URL": sandbox.base_url,
         "SONDOS_API_KEY": DEMO_KEY,
         "SONDOS_HTTP_TOKENS": "ops:ops-token-9f2c",
@@ -43,20 +42,7 @@ def start_workers(sandbox: SandboxServer, journal_env: dict[str, str]) -> tuple[
         "SONDOS_TIMEOUT": "30",
         **journal_env,
     }
-    proc = subprocess.Popen(
-        [*server_command(), "--transport", "http", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(base, proc)
-    except AssertionError:
-        proc.terminate()
-        raise
-    return proc, base
+    return start_http_server(settings, "--workers", "2")
 
 
 async def hammer(base: str) -> list[dict[str, Any]]:
