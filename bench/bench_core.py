@@ -133,7 +133,7 @@ def validation_timing(rounds: int = 2000) -> dict[str, float]:
     """Microseconds per proposal: the server's full check vs. a precompiled jsonschema validation."""
     from sondos_mcp.checking import CheckContext, check_proposal
     from sondos_mcp.sandbox import contract_schema, contract_validator
-    from sondos_mcp.toolkit import update_input_schema
+    from sondos_mcp.schema import update_input_schema
 
     proposals = [
         {"id": 12, "speech_speed": 0.9, "allow_interruptions": False},

@@ -36,6 +36,11 @@ class TTLCache:
         self.put(key, value, ttl)
         return value
 
+    def peek(self, key: Key) -> Any:
+        """The value held for `key` if it has not expired, else None; nothing is loaded."""
+        hit = self._items.get(key)
+        return hit[1] if hit is not None and hit[0] > self._clock() else None
+
     def put(self, key: Key, value: Any, ttl: float | None = None) -> None:
         now = self._clock()
         self._items[key] = (now + (self.ttl if ttl is None else ttl), value)

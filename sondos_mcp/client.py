@@ -55,6 +55,11 @@ class CallRecord:
 CALL_RECORD: ContextVar[CallRecord | None] = ContextVar("sondos_call_record", default=None)
 
 
+def fingerprint(key: str) -> str:
+    """An account's name in caches and the journal: tells keys apart, cannot give the key back."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 def secret_forms(key: str) -> list[str]:
     """The strings an echo of `key` may contain: the key, and the token after a Sanctum `id|` prefix."""
     forms = {key}
@@ -142,7 +147,7 @@ class SondosApi:
         # Asked several times per call: hash each key object once (the settings' key lives as long as the server).
         last_key, last_print = self._last_fingerprint
         if key is not last_key:
-            last_print = hashlib.sha256(key.get_secret_value().encode()).hexdigest()[:16]
+            last_print = fingerprint(key.get_secret_value())
             self._last_fingerprint = (key, last_print)
         return last_print
 
@@ -240,7 +245,7 @@ class SondosApi:
             raise UpstreamTimeout(
                 f"The Sondos API did not answer in time ({type(exc).__name__})",
                 hint=unknown_hint or "Nothing was changed; the same call may succeed later.",
-                outcome_unknown=writes,
+                outcome="unknown" if writes else "not_applied",
             ) from exc
         except _BodyTooLarge:
             raise UpstreamTooLarge(
@@ -248,14 +253,14 @@ class SondosApi:
                 status=response.status_code,
                 hint=unknown_hint
                 or "Narrow the request (a smaller per_page, a filter) or raise SONDOS_MAX_RESPONSE_BYTES.",
-                outcome_unknown=writes,
+                outcome="unknown" if writes else "not_applied",
             ) from None
         except httpx.HTTPError as exc:
             # Reset after sending, a body cut short, a protocol error: the request may have been acted on.
             raise UpstreamUnavailable(
                 f"The connection to the Sondos API failed ({type(exc).__name__})",
                 hint=unknown_hint,
-                outcome_unknown=writes,
+                outcome="unknown" if writes else "not_applied",
             ) from exc
         log.info("%s %s -> %s", method, path, response.status_code)
         try:
@@ -272,7 +277,7 @@ class SondosApi:
                     f"The Sondos API answered HTTP {response.status_code} with a body that is not JSON",
                     status=response.status_code,
                     hint=unknown_hint,
-                    outcome_unknown=writes,
+                    outcome="unknown" if writes else "not_applied",
                 )
             return body
         if body is _NOT_JSON and response.status_code not in (401, 403, 404, 429):
@@ -285,7 +290,7 @@ class SondosApi:
             error = error_from_response(response.status_code, body, response.headers, resource=resource)
         if writes and response.status_code in GATEWAY_LOST:
             # A gateway that lost or timed out on the API cannot say whether the API acted on the write.
-            error.outcome_unknown = True
+            error.outcome = "unknown"
             error.hint = READ_BACK_HINT
         raise error
 
@@ -302,7 +307,7 @@ class SondosApi:
                 f"The Sondos API answered with a {encoding[:20]!r}-encoded body it was not asked for",
                 status=response.status_code,
                 hint=READ_BACK_HINT if writes else None,
-                outcome_unknown=writes,
+                outcome="unknown" if writes else "not_applied",
             )
         chunks: list[bytes] = []
         size = 0

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     journal: str = Field("default", description="SQLite journal file; 'default': the user's data dir; 'off'")
     journal_url: SecretStr | None = Field(None, description="postgresql://… journal instead (sondos-mcp[postgres])")
     journal_pending_after: float = Field(120.0, gt=0, description="Seconds after which a pending entry is unknown")
+    journal_retention_days: float | None = Field(
+        365, gt=0, le=36500, description="Journal entries older than this many days are pruned"
+    )
     policy: Path | None = Field(None, description="TOML policy file: limits on what may be changed")
 
     # Bounds under a hostile upstream or client (docs/reliability.md explains each one).

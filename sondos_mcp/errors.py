@@ -1,18 +1,26 @@
-"""The errors a tool can report, and the one function that maps an upstream answer to them.
+"""Every error the server reports, in one hierarchy, and the one function that maps an upstream answer to them.
 
 `SondosError` and its subclasses are expected failures that become structured tool results
 (see `sondos_mcp.results`). Anything else raised inside a tool is a bug and is left to the
 SDK's generic handling, never dressed up as the user's mistake.
+
+Each error carries what it means for a change it interrupted (`outcome`: `not_applied` or
+`unknown`), decided once, where the error is made; the tool result, a change set's member, an
+undo and the journal all read it from here (`recorded` is the journal's word for it).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 if TYPE_CHECKING:
     from sondos_mcp.feedback import Problem
+
+
+Outcome = Literal["not_applied", "unknown"]
+"""What a failure means for the change it interrupted: certainly not applied, or perhaps applied."""
 
 
 class SondosError(Exception):
@@ -20,17 +28,68 @@ class SondosError(Exception):
 
     kind: ClassVar[str] = "error"
     retryable: ClassVar[bool] = False
+    # The journal's word for a change that ended in this error while its outcome is certain.
+    journal_word: ClassVar[Literal["refused", "failed"]] = "refused"
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, outcome: Outcome = "not_applied") -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.outcome: Outcome = outcome
+
+    @property
+    def recorded(self) -> Literal["refused", "failed", "unknown"]:
+        """The outcome a journal entry, a change-set member or an undo reports for this failure."""
+        return "unknown" if self.outcome == "unknown" else self.journal_word
 
 
 class ConfigurationError(SondosError):
     """The server is missing something it needs, such as the API key."""
 
     kind = "configuration"
+    journal_word = "failed"
+
+
+class JournalError(SondosError):
+    """The journal cannot be opened or written (a bad path, a newer schema, a database down)."""
+
+    kind = "journal_unavailable"
+    journal_word = "failed"
+
+
+class JournalUnavailable(JournalError):
+    """The change could not be journaled (or the journal is gone), so it was not sent."""
+
+
+class PolicyError(SondosError):
+    """The policy file cannot be used; the message names the file's line."""
+
+    kind = "policy_file"
+
+
+class DeclinedByUser(SondosError):
+    """The person declined or cancelled the change; nothing was sent."""
+
+    kind = "declined_by_user"
+
+
+class ConfirmationRequired(SondosError):
+    """Policy wants the person to confirm, and this client cannot ask them."""
+
+    kind = "confirmation_required"
+
+
+class AssistantBusy(SondosError):
+    """Another change to the same assistant held it for longer than a change may wait."""
+
+    kind = "assistant_busy"
+    retryable = True
+
+
+class AlreadyUndone(SondosError):
+    """The change was undone already (or is being undone right now); an undo runs once."""
+
+    kind = "already_undone"
 
 
 class InvalidArguments(SondosError):
@@ -57,14 +116,13 @@ class UpstreamError(SondosError):
         status: int | None = None,
         hint: str | None = None,
         retry_after: float | None = None,
-        outcome_unknown: bool = False,
+        outcome: Outcome = "not_applied",
     ) -> None:
-        super().__init__(message, hint=hint)
+        # `unknown` when a write may have reached the API before this failure: the agent must then
+        # read the assistant back rather than assume either way.
+        super().__init__(message, hint=hint, outcome=outcome)
         self.status = status
         self.retry_after = retry_after
-        # True when a write may have reached the API before this failure: whether it was applied
-        # is then unknown, and the agent must read the assistant back rather than assume either way.
-        self.outcome_unknown = outcome_unknown
 
 
 class UpstreamNotFound(UpstreamError):
@@ -95,6 +153,7 @@ class UpstreamUnavailable(UpstreamError):
 
     kind = "upstream_unavailable"
     retryable = True
+    journal_word = "failed"
 
 
 MAX_RETRY_AFTER = 86400.0

@@ -14,11 +14,9 @@ from typing import Any
 
 from sondos_mcp.cache import TTLCache
 from sondos_mcp.client import SondosApi
-from sondos_mcp.errors import PagingLimit, SondosError
+from sondos_mcp.errors import SondosError
 from sondos_mcp.feedback import FeedbackBuilder, Fix, Problem
 from sondos_mcp.vocabulary import language_code, split_list
-
-ASSISTANT_PAGE = 100  # the largest page the list endpoint serves
 
 
 def rows_of(answer: Any) -> list[dict[str, Any]]:
@@ -63,30 +61,8 @@ class Lookups:
             ttl=self.assistant_ttl,
         )
 
-    async def find_assistant(self, assistant_id: int) -> dict[str, Any] | None:
-        """Page through the list (no single-assistant endpoint exists), stopping at the first hit."""
-        page = 1
-        while True:
-            answer = await self.assistant_page(page, ASSISTANT_PAGE)
-            for row in rows_of(answer):
-                if row.get("id") == assistant_id:
-                    return row
-            last = answer.get("last_page", page) if isinstance(answer, Mapping) else page
-            if not isinstance(last, int) or page >= last or not rows_of(answer):
-                return None
-            page += 1
-            if page > self.max_pages:
-                raise paging_limit(self.max_pages, last)
-
     def forget_assistants(self) -> None:
         self.cache.drop(self._key("assistants"))
-
-
-def paging_limit(max_pages: int, last_page: int) -> PagingLimit:
-    return PagingLimit(
-        f"Stopped after {max_pages} pages of assistants; the API reports {last_page}",
-        hint="Use list_assistants with page= to look further, or raise SONDOS_MAX_PAGES.",
-    )
 
 
 def _norm(text: str) -> str:

@@ -118,7 +118,7 @@ def applied_state(exc: SondosError, writes: bool) -> bool | Literal["unknown"] |
     """
     if not writes:
         return None
-    return "unknown" if isinstance(exc, UpstreamError) and exc.outcome_unknown else False
+    return "unknown" if exc.outcome == "unknown" else False
 
 
 def summarise(rest: list[Problem]) -> str | None:

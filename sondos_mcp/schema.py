@@ -10,6 +10,7 @@ compare them (`UPDATE_TOOL_SCHEMAS=1 pytest tests/test_tool_schemas.py` rewrites
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from pydantic import BaseModel
@@ -75,3 +76,16 @@ def _outline(node: dict[str, Any]) -> dict[str, Any]:
     if "items" in node:
         out["items"] = _outline(node["items"])
     return out
+
+
+@functools.cache
+def input_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A tool's input schema, generated once; `id`, where there is one, leads. Shared: never modify it."""
+    return model_schema(model, first=("id",))
+
+
+def update_input_schema() -> dict[str, Any]:
+    """update_assistant's advertised input schema, as the contract (the model) generates it."""
+    from sondos_mcp.model import UpdateAssistantArgs
+
+    return input_schema(UpdateAssistantArgs)

@@ -28,7 +28,6 @@ from pydantic import SecretStr
 from sondos_mcp import __version__
 from sondos_mcp.bounds import argument_problem, cap_result, escape_result, escape_text
 from sondos_mcp.cache import TTLCache
-from sondos_mcp.changes import Trust
 from sondos_mcp.client import CALL_RECORD, CallRecord, KeySource, SondosApi
 from sondos_mcp.config import Settings
 from sondos_mcp.confirm import NeedsInput
@@ -37,6 +36,7 @@ from sondos_mcp.policy import Policy
 from sondos_mcp.references import Lookups
 from sondos_mcp.results import error_result
 from sondos_mcp.tools import TOOLS, TOOLS_BY_NAME, ToolContext, ToolSpec
+from sondos_mcp.trust import Trust
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,14 @@ def deadline_exceeded(seconds: float, write_sent: bool) -> DeadlineExceeded:
         hint=READ_BACK_HINT
         if write_sent
         else "Nothing was changed. The Sondos API is slow or not answering; try again later.",
-        outcome_unknown=write_sent,
+        outcome="unknown" if write_sent else "not_applied",
     )
+
+
+def _policy(ctx: ServerRequestContext[ToolContext]) -> Policy:
+    """The policy of the caller of this request (the listing and the call agree on it)."""
+    trust = ctx.lifespan_context.trust
+    return trust.caller(getattr(ctx.request, "headers", None), "").policy
 
 
 def settle_heap() -> None:
@@ -104,7 +110,7 @@ def build_server(settings: Settings, request_key: RequestKey | None = None) -> S
     @asynccontextmanager
     async def lifespan(_: Server[ToolContext]) -> AsyncIterator[ToolContext]:
         api = SondosApi(settings, key_source=key_source)
-        trust = await Trust.open(settings)
+        trust = Trust.from_settings(settings)
         try:
             cache = TTLCache(ttl=60.0, max_entries=settings.cache_entries)
             yield ToolContext(api=api, lookups=Lookups(api, cache, max_pages=settings.max_pages), trust=trust)
@@ -115,7 +121,7 @@ def build_server(settings: Settings, request_key: RequestKey | None = None) -> S
     async def on_list_tools(
         ctx: ServerRequestContext[ToolContext], params: PaginatedRequestParams | None
     ) -> ListToolsResult:
-        policy = ctx.lifespan_context.trust.policy(ctx) if ctx.lifespan_context.trust else None
+        policy = _policy(ctx)
         key = id(policy)
         if key not in listings:
             listings[key] = tool_listing(policy)
@@ -125,8 +131,7 @@ def build_server(settings: Settings, request_key: RequestKey | None = None) -> S
         ctx: ServerRequestContext[ToolContext], params: CallToolRequestParams
     ) -> CallToolResult | InputRequiredResult:
         tool = TOOLS_BY_NAME.get(params.name)
-        trust = ctx.lifespan_context.trust
-        if tool is not None and tool.writes and trust is not None and trust.policy(ctx).read_only:
+        if tool is not None and tool.writes and _policy(ctx).read_only:
             tool = None  # not listed under a read-only policy, so not callable either
         if tool is None:
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {params.name}")

@@ -10,9 +10,10 @@ import pytest
 from mcp import Client
 from mcp.client.stdio import stdio_client
 
+from sondos_mcp.client import fingerprint
 from sondos_mcp.journal import NewChange
 from sondos_mcp.journal.sqlite import SqliteJournal
-from sondos_mcp.sandbox import SandboxServer
+from sondos_mcp.sandbox import DEMO_KEY, SandboxServer
 from sondos_mcp.server import build_server
 from tests.conftest import make_settings, stdio_params
 from tests.hostile import RawUpstream
@@ -164,7 +165,7 @@ async def test_a_timeout_is_journaled_as_unknown(sandbox: SandboxServer, journal
 
 async def test_a_pending_entry_left_by_a_crash_reads_as_unknown(sandbox: SandboxServer, journal_path: Path):
     """A pending entry older than any call could take is shown, and filtered, as unknown."""
-    store = SqliteJournal(journal_path)
+    store = SqliteJournal(journal_path, api=sandbox.base_url)
     await store.open()
     await store.begin(
         NewChange(
@@ -172,6 +173,7 @@ async def test_a_pending_entry_left_by_a_crash_reads_as_unknown(sandbox: Sandbox
             fields={"max_call_duration": 300},
             before={},
             actor="local:x",
+            account=fingerprint(DEMO_KEY),
             at="2026-01-01T00:00:00.000000Z",
         )
     )

@@ -8,7 +8,7 @@ import pytest
 
 from sondos_mcp.checking import CheckContext, Proposal, check_proposal
 from sondos_mcp.feedback import Fix
-from sondos_mcp.toolkit import update_input_schema
+from sondos_mcp.schema import update_input_schema
 
 pytestmark = pytest.mark.anyio
 

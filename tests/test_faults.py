@@ -95,7 +95,8 @@ async def test_deadline_before_the_write_is_sent_says_not_applied(sandbox: Sandb
 
 @pytest.mark.parametrize("tool", ["get_assistant", "list_assistants"])
 async def test_endless_paging_stops_at_the_page_bound(sandbox: SandboxServer, tool: str):
-    """An upstream claiming last_page 100000000 is walked for at most SONDOS_MAX_PAGES pages."""
+    """An upstream claiming last_page 100000000 is walked for at most SONDOS_MAX_PAGES pages; a query,
+    which needs the whole list, is refused as soon as the first page claims more."""
     page = {"current_page": 1, "data": [{"id": 5, "name": "decoy"}], "per_page": 100, "last_page": 100_000_000}
     sandbox.state.fail_next(200, page, method="GET", path="/user/assistants/get", repeat=True)
     arguments = {"id": 12} if tool == "get_assistant" else {"query": "sales"}
@@ -103,7 +104,8 @@ async def test_endless_paging_stops_at_the_page_bound(sandbox: SandboxServer, to
     assert result.is_error
     assert result.structured_content["error"]["kind"] == "too_many_pages"
     assert "page=" in text_of(result)
-    assert len([r for r in sandbox.state.received if r.path == "/user/assistants/get"]) == 5
+    walked = len([r for r in sandbox.state.received if r.path == "/user/assistants/get"])
+    assert walked == (5 if tool == "get_assistant" else 1)
     assert elapsed < 5
 
 
@@ -387,10 +389,14 @@ def echoes(draw: st.DrawFn, key: str) -> str:
 
 @pytest.fixture(scope="module")
 def echo_live() -> Iterator[tuple[SandboxServer, BlockingPortal, Client, dict[str, str]]]:
-    """A server acting with whichever key the current example sets (the per-user path), and a sandbox."""
+    """A server acting with whichever key the current example sets (the per-user path), and a sandbox.
+
+    Without a journal, a change goes straight to the PUT (a journaled one first reads the account's
+    list, which refuses these made-up keys before anything is sent), so the echo comes back on it."""
     current = {"key": ""}
     with SandboxServer() as sandbox, start_blocking_portal() as portal:
-        server = build_server(make_settings(sandbox.base_url), request_key=lambda _: SecretStr(current["key"]))
+        settings = make_settings(sandbox.base_url, journal="off")
+        server = build_server(settings, request_key=lambda _: SecretStr(current["key"]))
         with portal.wrap_async_context_manager(Client(server)) as session:
             yield sandbox, portal, session, current
 

@@ -12,14 +12,15 @@ from typing import Any
 import anyio
 import pytest
 
+from sondos_mcp.errors import AlreadyUndone, JournalError, JournalUnavailable
 from sondos_mcp.journal.sqlite import SqliteJournal
 from sondos_mcp.journal.store import (
     MIGRATIONS,
     SCHEMA_VERSION,
     Before,
     ChangeFilter,
-    JournalError,
     JournalStore,
+    Last,
     NewChange,
 )
 from tests.postgres_cluster import Cluster, pg_cluster  # noqa: F401 - the fixture
@@ -27,6 +28,9 @@ from tests.postgres_cluster import Cluster, pg_cluster  # noqa: F401 - the fixtu
 pytestmark = pytest.mark.anyio
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+API = "http://sandbox.test/api"
+ACCOUNT = "acct-alice"
+EVERYTHING = ChangeFilter(account=ACCOUNT)
 
 
 StoreFactory = Callable[[], JournalStore]
@@ -37,12 +41,12 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     """Opens a store on one journal (the same file or database each call), as a new process would."""
     if request.param == "sqlite":
         path = tmp_path / "journal.sqlite3"
-        return lambda: SqliteJournal(path)
+        return lambda: SqliteJournal(path, api=API)
     from sondos_mcp.journal.postgres import PostgresJournal
 
     cluster: Cluster = request.getfixturevalue("pg_cluster")
     url = cluster.create_database("j" + secrets.token_hex(4))
-    return lambda: PostgresJournal(url)
+    return lambda: PostgresJournal(url, api=API)
 
 
 @pytest.fixture
@@ -59,6 +63,7 @@ def change(assistant_id: int = 12, actor: str = "os:alice", **kw: Any) -> NewCha
         "fields": {"max_call_duration": 300},
         "before": {"max_call_duration": Before(True, 600, "stored")},
         "actor": actor,
+        "account": ACCOUNT,
         "assistant_name": "Riyadh Sales",
     }
     return NewChange(**(values | kw))
@@ -68,12 +73,12 @@ async def test_a_change_is_pending_until_its_outcome_is_recorded(store: JournalS
     """begin writes a pending row with everything; finish records the outcome and when."""
     c = change(fields={"speech_speed": 0.9, "webhook_url": None}, before={"speech_speed": Before(False)})
     await store.begin(c)
-    (entry,) = await store.list(ChangeFilter(), 10)
+    (entry,) = await store.list(EVERYTHING, 10)
     assert (entry.id, entry.outcome, entry.finished_at) == (c.id, "pending", None)
     assert entry.fields == {"speech_speed": 0.9, "webhook_url": None}
     assert entry.before == {"speech_speed": Before(False)}
-    await store.finish(c.id, "applied")
-    entry = await store.get(c.id)
+    await store.finish(c.id, "applied", None, None)
+    entry = await store.get(ACCOUNT, c.id)
     assert entry is not None
     assert entry.outcome == "applied"
     assert entry.finished_at is not None
@@ -91,52 +96,50 @@ async def test_listing_is_newest_first_filtered_and_paged(store: JournalStore):
         )
         made.append(c)
         await store.begin(c)
-        await store.finish(c.id, "applied" if i != 3 else "refused", None if i != 3 else "422")
+        await store.finish(c.id, "applied" if i != 3 else "refused", None if i != 3 else "422", None)
     ids = [c.id for c in made]
-    assert [e.id for e in await store.list(ChangeFilter(), 100)] == ids[::-1]
-    assert [e.id for e in await store.list(ChangeFilter(assistant_id=12), 100)] == [ids[5], ids[3], ids[1]]
-    assert [e.id for e in await store.list(ChangeFilter(actor="ops"), 100)] == [ids[6], ids[5], ids[4]]
-    assert [e.id for e in await store.list(ChangeFilter(outcome="refused"), 100)] == [ids[3]]
-    assert [e.id for e in await store.list(ChangeFilter(change_set="set-a"), 100)] == [ids[6]]
-    first = await store.list(ChangeFilter(), 3)
-    second = await store.list(ChangeFilter(before_seq=first[-1].seq), 3)
+    assert [e.id for e in await store.list(EVERYTHING, 100)] == ids[::-1]
+    assert [e.id for e in await store.list(ChangeFilter(account=ACCOUNT, assistant_id=12), 100)] == [
+        ids[5],
+        ids[3],
+        ids[1],
+    ]
+    assert [e.id for e in await store.list(ChangeFilter(account=ACCOUNT, actor="ops"), 100)] == [ids[6], ids[5], ids[4]]
+    assert [e.id for e in await store.list(ChangeFilter(account=ACCOUNT, outcome="refused"), 100)] == [ids[3]]
+    assert [e.id for e in await store.list(ChangeFilter(account=ACCOUNT, change_set="set-a"), 100)] == [ids[6]]
+    first = await store.list(EVERYTHING, 3)
+    second = await store.list(ChangeFilter(account=ACCOUNT, before_seq=first[-1].seq), 3)
     assert [e.id for e in first + second] == ids[::-1][:6]
-    assert await store.list(ChangeFilter(since=made[2].at, until=made[4].at), 100) == [
-        e for e in await store.list(ChangeFilter(), 100) if e.id in (ids[2], ids[3])
+    assert await store.list(ChangeFilter(account=ACCOUNT, since=made[2].at, until=made[4].at), 100) == [
+        e for e in await store.list(EVERYTHING, 100) if e.id in (ids[2], ids[3])
     ]
 
 
-async def test_last_value_is_the_newest_applied_value_of_that_field(store: JournalStore):
-    """Only applied changes count; the newest one that set the field wins; null is a value."""
-    for fields, outcome in (
-        ({"speech_speed": 0.8}, "applied"),
-        ({"speech_speed": 0.9, "webhook_url": None}, "applied"),
-        ({"speech_speed": 1.1}, "refused"),
-    ):
-        c = change(fields=fields)
-        await store.begin(c)
-        await store.finish(c.id, outcome)
-    assert await store.last_value(12, "speech_speed") == (True, 0.9)
-    assert await store.last_value(12, "webhook_url") == (True, None)
-    assert await store.last_value(12, "timezone") == (False, None)
-    assert await store.last_value(99, "speech_speed") == (False, None)
-
-
-async def test_latest_values_give_each_fields_newest_applied_value_and_when(store: JournalStore):
-    """Per field, the newest applied value and its finish time; refused changes and other assistants do not count."""
+async def test_latest_values_give_each_fields_newest_sent_value_unknown_when_its_outcome_is(store: JournalStore):
+    """Per field, the newest change that may have reached the API: applied gives a known value (null is
+    one), an unknown outcome gives none; refused changes, other assistants and other accounts do not count."""
     for assistant, fields, outcome in (
-        (12, {"speech_speed": 0.8, "timezone": "Asia/Riyadh"}, "applied"),
-        (12, {"speech_speed": 0.9}, "applied"),
+        (12, {"speech_speed": 0.8, "timezone": "Asia/Riyadh", "webhook_url": "https://a.example"}, "applied"),
+        (12, {"speech_speed": 0.9, "webhook_url": None}, "applied"),
         (12, {"timezone": "Asia/Dubai"}, "refused"),
+        (12, {"language": "Arabic"}, "applied"),
+        (12, {"language": "French"}, "unknown"),
         (13, {"speech_speed": 1.1}, "applied"),
     ):
         c = change(assistant_id=assistant, fields=fields)
         await store.begin(c)
-        await store.finish(c.id, outcome)
-    latest = await store.latest_values(12, ["speech_speed", "timezone", "webhook_url"])
-    assert {k: v[0] for k, v in latest.items()} == {"speech_speed": 0.9, "timezone": "Asia/Riyadh"}
-    assert latest["speech_speed"][1] >= latest["timezone"][1]
-    assert await store.latest_values(12, []) == {}
+        await store.finish(c.id, outcome, None, None)
+    fields = ["speech_speed", "timezone", "webhook_url", "language", "record_call"]
+    latest = await store.latest_values(ACCOUNT, 12, fields)
+    assert {k: (v.known, v.value) for k, v in latest.items()} == {
+        "speech_speed": (True, 0.9),
+        "timezone": (True, "Asia/Riyadh"),
+        "webhook_url": (True, None),
+        "language": (False, "French"),
+    }
+    assert all(isinstance(v, Last) and v.change_id.startswith("chg-") for v in latest.values())
+    assert await store.latest_values(ACCOUNT, 12, []) == {}
+    assert await store.latest_values("acct-bob", 12, ["speech_speed"]) == {}
 
 
 async def test_later_lists_what_happened_to_an_assistant_since_a_change(store: JournalStore):
@@ -144,27 +147,26 @@ async def test_later_lists_what_happened_to_an_assistant_since_a_change(store: J
     a, b, c = change(), change(assistant_id=13), change(fields={"speech_speed": 1.0})
     for x in (a, b, c):
         await store.begin(x)
-    first = await store.get(a.id)
+    first = await store.get(ACCOUNT, a.id)
     assert first is not None
-    assert [e.id for e in await store.later(12, first.seq)] == [c.id]
+    assert [e.id for e in await store.later(ACCOUNT, 12, first.seq)] == [c.id]
 
 
 async def test_a_store_sees_only_its_own_apis_entries(tmp_path: Path):
     """Two APIs (a sandbox run and production) sharing one file never see each other's changes."""
     path = tmp_path / "shared.sqlite3"
-    sandbox, production = SqliteJournal(path, api="http://127.0.0.1:5555"), SqliteJournal(path, api="https://x/api")
+    sandbox, production = SqliteJournal(path, api=API), SqliteJournal(path, api="https://x/api")
     await sandbox.open()
     await production.open()
     c = change()
     await sandbox.begin(c)
-    await sandbox.finish(c.id, "applied")
+    await sandbox.finish(c.id, "applied", None, None)
     try:
-        assert [e.id for e in await sandbox.list(ChangeFilter(), 10)] == [c.id]
-        assert await production.list(ChangeFilter(), 10) == []
-        assert await production.get(c.id) is None
-        assert await production.latest_values(12, ["max_call_duration"]) == {}
-        assert await production.last_value(12, "max_call_duration") == (False, None)
-        assert await production.later(12, 0) == []
+        assert [e.id for e in await sandbox.list(EVERYTHING, 10)] == [c.id]
+        assert await production.list(EVERYTHING, 10) == []
+        assert await production.get(ACCOUNT, c.id) is None
+        assert await production.latest_values(ACCOUNT, 12, ["max_call_duration"]) == {}
+        assert await production.later(ACCOUNT, 12, 0) == []
     finally:
         await sandbox.aclose()
         await production.aclose()
@@ -176,11 +178,11 @@ async def test_undo_links_survive_a_reopen(make_store: StoreFactory):
     await one.open()
     c = change(undoes="chg-0123456789", change_set="set-0123456789")
     await one.begin(c)
-    await one.finish(c.id, "applied")
+    await one.finish(c.id, "applied", None, None)
     await one.aclose()
     two = make_store()
     await two.open()
-    entry = await two.get(c.id)
+    entry = await two.get(ACCOUNT, c.id)
     await two.aclose()
     assert entry is not None
     assert (entry.undoes, entry.change_set, entry.outcome) == ("chg-0123456789", "set-0123456789", "applied")
@@ -198,13 +200,13 @@ async def test_concurrent_writers_lose_nothing(make_store: StoreFactory):
             c = change()
             made.append(c.id)
             await s.begin(c)
-            await s.finish(c.id, "applied")
+            await s.finish(c.id, "applied", None, None)
 
     async with anyio.create_task_group() as tg:
         for s in stores:
             for _ in range(2):
                 tg.start_soon(write, s, 5)
-    entries = await stores[0].list(ChangeFilter(), 1000)
+    entries = await stores[0].list(EVERYTHING, 1000)
     for s in stores:
         await s.aclose()
     assert sorted(e.id for e in entries) == sorted(made)
@@ -222,20 +224,19 @@ async def test_a_journal_written_at_version_1_opens_and_keeps_its_entries(tmp_pa
     """The version-1 fixture journal migrates on open; its entries read back unchanged."""
     path = tmp_path / "old.sqlite3"
     shutil.copy(FIXTURES / "journal-v1.sqlite3", path)
-    journal = SqliteJournal(path)
+    journal = SqliteJournal(path, api=API)
     await journal.open()
     try:
         assert await journal.schema_version() == SCHEMA_VERSION
-        entries = await journal.list(ChangeFilter(), 10)
-        assert [(e.id, e.outcome, e.undoes) for e in entries] == [
-            ("chg-0000000002", "pending", None),
-            ("chg-0000000001", "applied", None),
-        ]
-        assert entries[1].before["max_call_duration"] == Before(True, 600, "stored")
+        # Kept, but shown to no one: they carry no account, so no caller can be shown to own them.
+        assert await journal.list(EVERYTHING, 10) == []
         await journal.begin(change(undoes="chg-0000000001"))
-        assert await journal.last_value(12, "max_call_duration") == (True, 300)
     finally:
         await journal.aclose()
+    conn = sqlite3.connect(path)
+    kept = conn.execute("SELECT id, outcome FROM changes WHERE account IS NULL ORDER BY seq").fetchall()
+    conn.close()
+    assert kept == [("chg-0000000001", "applied"), ("chg-0000000002", "pending")]
 
 
 async def test_a_postgres_journal_written_at_version_1_migrates(pg_cluster: Cluster):  # noqa: F811
@@ -253,14 +254,16 @@ async def test_a_postgres_journal_written_at_version_1_migrates(pg_cluster: Clus
             "INSERT INTO changes (id, at, actor, assistant_id, fields, before, outcome) "
             "VALUES ('chg-old', '2026-11-20T09:00:00.000000Z', 'ops', 12, '{\"speech_speed\": 0.9}', '{}', 'applied')"
         )
-    journal = PostgresJournal(url)
+    journal = PostgresJournal(url, api=API)
     await journal.open()
     try:
         assert await journal.schema_version() == SCHEMA_VERSION
-        (entry,) = await journal.list(ChangeFilter(), 10)
-        assert (entry.id, entry.fields, entry.undoes) == ("chg-old", {"speech_speed": 0.9}, None)
+        assert await journal.list(EVERYTHING, 10) == []  # no account: shown to no one
     finally:
         await journal.aclose()
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT id, fields, undoes, account FROM changes").fetchone()
+    assert row == ("chg-old", '{"speech_speed": 0.9}', None, None)
 
 
 async def test_a_journal_from_a_newer_version_is_refused(tmp_path: Path):
@@ -304,46 +307,99 @@ async def test_a_postgres_journal_that_cannot_open_never_shows_its_password(url:
     assert info.value.__cause__ is None
 
 
-@pytest.fixture
-async def two_processes(tmp_path: Path) -> AsyncIterator[tuple[SqliteJournal, SqliteJournal]]:
-    """Two stores on one SQLite file, as two server processes sharing a journal have."""
-    path = tmp_path / "j.sqlite3"
-    one, two = SqliteJournal(path), SqliteJournal(path)
+async def test_an_account_sees_only_its_own_entries(store: JournalStore):
+    """Nothing one account's key wrote is listed, read, or used as a before-value for another."""
+    mine, theirs = change(), change(account="acct-bob", fields={"webhook_url": "https://bob.example/?token=s3"})
+    for c in (mine, theirs):
+        await store.begin(c)
+        await store.finish(c.id, "applied", None, None)
+    assert [e.id for e in await store.list(EVERYTHING, 10)] == [mine.id]
+    assert await store.get(ACCOUNT, theirs.id) is None
+    assert [e.id for e in await store.later(ACCOUNT, 12, 0)] == [mine.id]
+    assert await store.latest_values(ACCOUNT, 12, ["webhook_url"]) == {}
+
+
+async def test_a_lease_is_held_by_one_holder_until_released_and_counts_changes_sent(make_store: StoreFactory):
+    """Two stores (two processes): while one holds an assistant's lease the other cannot take it; a
+    release after a change moves the generation on, a release without one does not."""
+    one, two = make_store(), make_store()
     await one.open()
     await two.open()
     try:
-        yield one, two
+        first = await one.acquire(ACCOUNT, 12, "holder-1", ttl=30)
+        assert first is not None
+        assert first.generation == 0
+        assert await two.acquire(ACCOUNT, 12, "holder-2", ttl=30) is None
+        assert await two.acquire(ACCOUNT, 13, "holder-2", ttl=30) is not None  # other assistants are free
+        assert await two.acquire("acct-bob", 12, "holder-2", ttl=30) is not None  # and other accounts
+        c = change()
+        await one.begin(c)
+        assert await one.finish(c.id, "applied", None, first) is True
+        second = await two.acquire(ACCOUNT, 12, "holder-2", ttl=30)
+        assert second is not None
+        assert second.generation == 1
+        assert (await one.generations(ACCOUNT))[12] == (1, True)
+        await two.release(second, sent=False)
+        assert (await one.generations(ACCOUNT))[12] == (1, False)
     finally:
         await one.aclose()
         await two.aclose()
 
 
-async def test_the_sqlite_version_moves_only_when_another_connection_writes(
-    two_processes: tuple[SqliteJournal, SqliteJournal],
-):
-    """A store's own writes keep its version; another store's (another process's) write moves it."""
-    one, two = two_processes
-    start = await one.version()
+async def test_a_lapsed_lease_is_taken_over_and_its_late_holder_is_told(store: JournalStore):
+    """A holder that died (or overran its lease) does not block the assistant forever; if it comes
+    back, recording its outcome says the lease was lost."""
+    stale = await store.acquire(ACCOUNT, 12, "crashed", ttl=-1)
+    assert stale is not None
+    fresh = await store.acquire(ACCOUNT, 12, "alive", ttl=30)
+    assert fresh is not None
     c = change()
-    await one.begin(c)
-    await one.finish(c.id, "applied")
-    assert await one.version() == start
-    await two.begin(change())
-    assert await one.version() != start
+    await store.begin(c)
+    assert await store.finish(c.id, "applied", None, stale) is False
 
 
-async def test_a_begin_checked_against_a_version_records_nothing_once_another_connection_wrote(
-    two_processes: tuple[SqliteJournal, SqliteJournal],
-):
-    """begin(since=v) writes while nobody else wrote after v, and refuses (writing nothing) after."""
-    one, two = two_processes
-    seen = await one.version()
-    assert seen is not None
-    first = change()
-    assert await one.begin(first, since=seen) is True
-    await two.begin(change())
-    late = change()
-    assert await one.begin(late, since=seen) is False
-    assert await one.get(late.id) is None
-    assert await one.get(first.id) is not None
-    assert await one.begin(late, since=await one.version()) is True
+async def test_a_change_is_undone_once_even_by_two_racing_undos(store: JournalStore):
+    """A second pending undo of one change is refused by the journal itself; a refused undo frees it."""
+    target = change()
+    await store.begin(target)
+    await store.finish(target.id, "applied", None, None)
+    first, second = change(undoes=target.id), change(undoes=target.id)
+    await store.begin(first)
+    with pytest.raises(AlreadyUndone):
+        await store.begin(second)
+    assert await store.undone_by(ACCOUNT, target.id) == first.id
+    await store.finish(first.id, "refused", "422", None)
+    assert await store.undone_by(ACCOUNT, target.id) is None
+    await store.begin(second)
+    assert await store.undone_by(ACCOUNT, target.id) == second.id
+
+
+async def test_pruning_removes_only_entries_older_than_the_cutoff(store: JournalStore):
+    old, new = change(at="2020-01-01T00:00:00.000000Z"), change()
+    for c in (old, new):
+        await store.begin(c)
+    assert await store.prune("2025-01-01T00:00:00.000000Z") == 1
+    assert [e.id for e in await store.list(EVERYTHING, 10)] == [new.id]
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+async def test_a_sqlite_journal_removed_or_replaced_while_open_refuses_the_next_change(tmp_path: Path, how: str):
+    """The next change is refused unsent (journal_unavailable), not 'recorded' into a file no one will open."""
+    path = tmp_path / "j.sqlite3"
+    journal = SqliteJournal(path, api=API)
+    await journal.open()
+    try:
+        await journal.begin(change())
+        path.unlink()
+        for suffix in ("-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        if how == "replaced":
+            other = SqliteJournal(path, api=API)
+            await other.open()
+            await other.aclose()
+        with pytest.raises(JournalUnavailable, match="removed or replaced"):
+            await journal.begin(change())
+        with pytest.raises(JournalUnavailable):
+            await journal.acquire(ACCOUNT, 12, "h", ttl=30)
+    finally:
+        await journal.aclose()

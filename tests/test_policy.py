@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from mcp import Client
 
-from sondos_mcp.changes import Trust
 from sondos_mcp.policy import PolicyError, load_policies
 from sondos_mcp.sandbox import SandboxServer
 from sondos_mcp.server import build_server
+from sondos_mcp.trust import Trust
 from tests.conftest import make_settings, server_command
 
 pytestmark = pytest.mark.anyio
@@ -125,9 +124,9 @@ def test_a_token_gets_its_own_policy_inheriting_the_rest():
     assert not policies.for_actor("local:alice").read_only
     trust = Trust(policies=policies, auth_mode="shared", tokens=[("viewer", "t-1"), ("ops", "t-2")])
 
-    request = SimpleNamespace(request=SimpleNamespace(headers={"authorization": "Bearer t-2"}))
-    assert trust.actor(request) == "token:ops"  # type: ignore[arg-type]
-    assert trust.policy(request) is ops  # type: ignore[arg-type]
+    headers = {"authorization": "Bearer t-2"}
+    assert trust.actor(headers) == "token:ops"
+    assert trust.caller(headers, account="acct").policy is ops
 
 
 @pytest.mark.parametrize(

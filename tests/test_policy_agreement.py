@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from sondos_mcp.checking import CheckContext, check_proposal
+from sondos_mcp.domain.checks import policy_stage
 from sondos_mcp.policy import Policy, PolicyRules
-from sondos_mcp.toolkit import policy_stage, update_input_schema
+from sondos_mcp.schema import update_input_schema
 
 POLICIES = {
     "deny_and_cap": PolicyRules.model_validate(

@@ -7,11 +7,11 @@ SQLite at `SONDOS_JOURNAL` (default: a file in the user's data directory), or no
 
 from __future__ import annotations
 
+from sondos_mcp.errors import JournalError
 from sondos_mcp.journal.store import (
     OUTCOMES,
     ChangeEntry,
     ChangeFilter,
-    JournalError,
     JournalStore,
     NewChange,
     default_journal_path,

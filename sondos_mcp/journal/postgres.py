@@ -6,25 +6,35 @@ Migrations run under an advisory lock, so replicas starting together migrate onc
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
+from sondos_mcp.errors import AlreadyUndone, JournalError
 from sondos_mcp.journal.store import (
+    ACQUIRE,
     COLUMNS,
+    FINISH,
+    GENERATIONS,
     INSERT,
     MIGRATIONS,
+    PRUNE,
+    RELEASE,
     SCHEMA_VERSION,
+    UNDONE_BY,
     ChangeEntry,
     ChangeFilter,
-    JournalError,
+    Last,
+    Lease,
     NewChange,
+    acquire_params,
     change_params,
     collect_latest,
     entry_from_row,
     filter_sql,
-    last_value_of,
     latest_params,
     latest_sql,
+    release_params,
     scope,
     utc_now,
 )
@@ -36,7 +46,7 @@ class PostgresJournal:
     kind = "postgres"
 
     def __init__(
-        self, url: str, api: str | None = None, min_size: int = 1, max_size: int = 8, open_timeout: float = 15.0
+        self, url: str, api: str = "", min_size: int = 1, max_size: int = 8, open_timeout: float = 15.0
     ) -> None:
         self._url = url
         self._open_timeout = open_timeout
@@ -90,60 +100,92 @@ class PostgresJournal:
         except psycopg.Error as exc:
             raise JournalError(f"PostgreSQL journal: {self._redact(exc)}") from None
 
-    async def _write(self, sql: str, params: Any) -> None:
+    async def _write(self, sql: str, params: Any) -> int:
         import psycopg
 
         try:
             async with self._pool.connection() as conn:  # commits on leaving the block
-                await conn.execute(sql, params)
+                return int((await conn.execute(sql, params)).rowcount)
+        except psycopg.errors.UniqueViolation:
+            raise
         except psycopg.Error as exc:
             raise JournalError(f"PostgreSQL journal: {self._redact(exc)}") from None
 
-    async def version(self) -> int | None:
-        return None  # other hosts' writes cannot be seen without asking
+    async def check(self) -> None:
+        return None  # a dropped table or database fails the next statement, as JournalError
 
     async def schema_version(self) -> int:
         row = await self._fetch("SELECT max(version) FROM journal_schema", one=True)
         return int(row[0] or 0)
 
-    async def begin(self, change: NewChange, since: int | None = None) -> bool:
-        # `since` is always None here: `version()` cannot tell, so before-values are asked afresh.
-        await self._write(INSERT.format(p="%s"), change_params(change, self.api))
-        return True
+    async def acquire(self, account: str, assistant_id: int, holder: str, ttl: float) -> Lease | None:
+        now = time.time()
+        lease = Lease(account, assistant_id, holder, 0)
+        import psycopg
 
-    async def finish(self, change_id: str, outcome: str, detail: str | None = None) -> None:
-        sql = "UPDATE changes SET outcome = %s, detail = %s, finished_at = %s WHERE id = %s"
-        await self._write(sql, (outcome, detail, utc_now(), change_id))
+        try:
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(ACQUIRE.format(p="%s"), acquire_params(self.api, lease, now + ttl, now))
+                row = await cur.fetchone()
+        except psycopg.Error as exc:
+            raise JournalError(f"PostgreSQL journal: {self._redact(exc)}") from None
+        return None if row is None else Lease(account, assistant_id, holder, int(row[0]))
+
+    async def release(self, lease: Lease, *, sent: bool) -> None:
+        await self._write(RELEASE.format(p="%s"), release_params(self.api, lease, sent))
+
+    async def generations(self, account: str) -> dict[int, tuple[int, bool]]:
+        rows = await self._fetch(GENERATIONS.format(p="%s"), (time.time(), self.api, account))
+        return {int(a): (int(g), bool(h)) for a, g, h in rows}
+
+    async def begin(self, change: NewChange) -> None:
+        import psycopg
+
+        try:
+            await self._write(INSERT.format(p="%s"), change_params(change, self.api))
+        except psycopg.errors.UniqueViolation:
+            raise AlreadyUndone(f"{change.undoes} is already undone (or being undone)") from None
+
+    async def finish(self, change_id: str, outcome: str, detail: str | None, lease: Lease | None) -> bool:
+        import psycopg
+
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                await conn.execute(FINISH.format(p="%s"), (outcome, detail, utc_now(), change_id))
+                if lease is None:
+                    return True
+                cur = await conn.execute(RELEASE.format(p="%s"), release_params(self.api, lease, True))
+                return cur.rowcount == 1
+        except psycopg.Error as exc:
+            raise JournalError(f"PostgreSQL journal: {self._redact(exc)}") from None
 
     async def list(self, flt: ChangeFilter, limit: int) -> list[ChangeEntry]:
         where, params = filter_sql(flt, "%s", self.api)
         rows = await self._fetch(f"SELECT {COLUMNS} FROM changes{where} ORDER BY seq DESC LIMIT %s", [*params, limit])
         return [entry_from_row(r) for r in rows]
 
-    async def get(self, change_id: str) -> ChangeEntry | None:
-        clause, extra = scope("%s", self.api)
+    async def get(self, account: str, change_id: str) -> ChangeEntry | None:
+        clause, extra = scope("%s", self.api, account)
         row = await self._fetch(f"SELECT {COLUMNS} FROM changes WHERE id = %s{clause}", (change_id, *extra), one=True)
         return entry_from_row(row) if row else None
 
-    async def later(self, assistant_id: int, after_seq: int) -> list[ChangeEntry]:
-        clause, extra = scope("%s", self.api)
+    async def later(self, account: str, assistant_id: int, after_seq: int) -> list[ChangeEntry]:
+        clause, extra = scope("%s", self.api, account)
         sql = f"SELECT {COLUMNS} FROM changes WHERE assistant_id = %s AND seq > %s{clause} ORDER BY seq"
         return [entry_from_row(r) for r in await self._fetch(sql, (assistant_id, after_seq, *extra))]
 
-    async def latest_values(self, assistant_id: int, fields: Sequence[str]) -> dict[str, tuple[Any, str]]:
+    async def latest_values(self, account: str, assistant_id: int, fields: Sequence[str]) -> dict[str, Last]:
         if not fields:
             return {}
-        rows = await self._fetch(latest_sql("%s", fields, self.api), latest_params(assistant_id, fields, self.api))
+        rows = await self._fetch(latest_sql("%s", fields), latest_params(account, assistant_id, fields, self.api))
         return collect_latest(rows, fields)
 
-    async def last_value(self, assistant_id: int, field: str) -> tuple[bool, Any]:
-        clause, extra = scope("%s", self.api)
-        sql = (
-            "SELECT fields FROM changes WHERE assistant_id = %s AND outcome = 'applied' "
-            f"AND (fields::jsonb) ? %s{clause} ORDER BY seq DESC LIMIT 1"
-        )
-        rows = await self._fetch(sql, (assistant_id, field, *extra))
-        return last_value_of([r[0] for r in rows], field)
+    async def undone_by(self, account: str, change_id: str) -> str | None:
+        row = await self._fetch(UNDONE_BY.format(p="%s"), (self.api, account, change_id), one=True)
+        return str(row[0]) if row else None
+
+    async def prune(self, before: str) -> int:
+        return await self._write(PRUNE.format(p="%s"), (before,))
 
     async def aclose(self) -> None:
         if self._pool is not None:

@@ -7,33 +7,41 @@ own lock (busy timeout), never see a half-written row, and never lose one.
 
 from __future__ import annotations
 
-import json
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import anyio.to_thread
 
+from sondos_mcp.errors import AlreadyUndone, JournalError, JournalUnavailable
 from sondos_mcp.journal.store import (
+    ACQUIRE,
     COLUMNS,
+    FINISH,
+    GENERATIONS,
     INSERT,
-    INSERT_COLUMNS,
-    INSERT_VALUES,
     MIGRATIONS,
+    PRUNE,
+    RELEASE,
     SCHEMA_VERSION,
+    UNDONE_BY,
     ChangeEntry,
     ChangeFilter,
-    JournalError,
+    Last,
+    Lease,
     NewChange,
+    acquire_params,
     change_params,
     collect_latest,
     entry_from_row,
     filter_sql,
-    last_value_of,
     latest_params,
     latest_sql,
+    release_params,
     scope,
     utc_now,
 )
@@ -41,11 +49,9 @@ from sondos_mcp.journal.store import (
 T = TypeVar("T")
 
 _INSERT = INSERT.format(p="?")
-# The same row, written only if no other connection committed since the version the caller read.
-_INSERT_IF_UNCHANGED = (
-    f"INSERT INTO changes {INSERT_COLUMNS} SELECT {INSERT_VALUES.format(p='?')} "
-    "WHERE (SELECT data_version FROM pragma_data_version) = ?"
-)
+_FINISH = FINISH.format(p="?")
+_ACQUIRE = ACQUIRE.format(p="?")
+_RELEASE = RELEASE.format(p="?")
 
 
 class _Busy(Exception):
@@ -55,9 +61,10 @@ class _Busy(Exception):
 class SqliteJournal:
     kind = "sqlite"
 
-    def __init__(self, path: Path, api: str | None = None) -> None:
+    def __init__(self, path: Path, api: str = "") -> None:
         self.path = path
         self.api = api  # entries of other APIs are invisible to this store
+        self._identity: tuple[int, int] | None = None  # the file opened: (device, inode)
         # [in place, never waits; in a thread, waits for the lock]
         self._conns: list[sqlite3.Connection | None] = [None, None]
         self._lock = threading.Lock()
@@ -122,37 +129,62 @@ class SqliteJournal:
     # --- the protocol ---
 
     async def open(self) -> None:
-        await anyio.to_thread.run_sync(lambda: self._run(_migrate, True, wait=True))
+        if self._identity is None:
+            await anyio.to_thread.run_sync(lambda: self._run(_migrate, True, wait=True))
+            self._identity = self._file_identity()
 
-    async def version(self) -> int | None:
-        # data_version moves when any other connection commits (other processes, and this
-        # store's own waiting connection); it is per connection, so only the in-place one answers.
+    def _file_identity(self) -> tuple[int, int] | None:
         try:
-            return self._run(_data_version, False, wait=False)
-        except _Busy:
+            stat = os.stat(self.path)
+        except OSError:
             return None
+        return (stat.st_dev, stat.st_ino) if stat.st_size > 0 else None
+
+    async def check(self) -> None:
+        # A stat costs microseconds; a journal deleted or replaced under a running server would
+        # otherwise keep "recording" into a file no one will ever open again.
+        if self._identity is not None and self._file_identity() != self._identity:
+            raise JournalUnavailable(
+                f"The change journal at {self.path} was removed or replaced while the server ran, so nothing was sent",
+                hint="Restore the file, or restart the server to start a new journal there.",
+            )
 
     async def schema_version(self) -> int:
         return await self._call(_version)
 
-    async def begin(self, change: NewChange, since: int | None = None) -> bool:
-        params = change_params(change, self.api)
-        if since is None:
-            await self._call(lambda c: c.execute(_INSERT, params))
-            return True
-        try:
-            # One statement, so one implicit transaction: the version is read under the write lock.
-            return self._run(
-                lambda c: c.execute(_INSERT_IF_UNCHANGED, (*params, since)).rowcount == 1, False, wait=False
-            )
-        except _Busy:
-            # Another process is writing right now, and versions only compare on the in-place
-            # connection: the caller reads the before-values again and records without the check.
-            return False
+    async def acquire(self, account: str, assistant_id: int, holder: str, ttl: float) -> Lease | None:
+        await self.check()
+        now = time.time()
+        lease = Lease(account, assistant_id, holder, 0)
+        params = acquire_params(self.api, lease, now + ttl, now)
+        row = await self._call(lambda c: c.execute(_ACQUIRE, params).fetchone())
+        return None if row is None else Lease(account, assistant_id, holder, int(row[0]))
 
-    async def finish(self, change_id: str, outcome: str, detail: str | None = None) -> None:
-        sql = "UPDATE changes SET outcome = ?, detail = ?, finished_at = ? WHERE id = ?"
-        await self._call(lambda c: c.execute(sql, (outcome, detail, utc_now(), change_id)))
+    async def release(self, lease: Lease, *, sent: bool) -> None:
+        params = release_params(self.api, lease, sent)
+        await self._call(lambda c: c.execute(_RELEASE, params))
+
+    async def generations(self, account: str) -> dict[int, tuple[int, bool]]:
+        sql = GENERATIONS.format(p="?")
+        rows = await self._call(lambda c: c.execute(sql, (time.time(), self.api, account)).fetchall())
+        return {int(a): (int(g), bool(h)) for a, g, h in rows}
+
+    async def begin(self, change: NewChange) -> None:
+        await self.check()
+        params = change_params(change, self.api)
+        try:
+            await self._call(lambda c: c.execute(_INSERT, params))
+        except JournalError as exc:
+            if change.undoes and isinstance(exc.__cause__, sqlite3.IntegrityError):
+                raise AlreadyUndone(f"{change.undoes} is already undone (or being undone)") from None
+            raise
+
+    async def finish(self, change_id: str, outcome: str, detail: str | None, lease: Lease | None) -> bool:
+        def work(c: sqlite3.Connection) -> bool:
+            c.execute(_FINISH, (outcome, detail, utc_now(), change_id))
+            return lease is None or c.execute(_RELEASE, release_params(self.api, lease, True)).rowcount == 1
+
+        return await self._call(work, write=True)
 
     async def list(self, flt: ChangeFilter, limit: int) -> list[ChangeEntry]:
         where, params = filter_sql(flt, "?", self.api)
@@ -160,26 +192,26 @@ class SqliteJournal:
         rows = await self._call(lambda c: c.execute(sql, [*params, limit]).fetchall())
         return [entry_from_row(r) for r in rows]
 
-    async def get(self, change_id: str) -> ChangeEntry | None:
-        clause, extra = scope("?", self.api)
+    async def get(self, account: str, change_id: str) -> ChangeEntry | None:
+        clause, extra = scope("?", self.api, account)
         sql = f"SELECT {COLUMNS} FROM changes WHERE id = ?{clause}"
         row = await self._call(lambda c: c.execute(sql, (change_id, *extra)).fetchone())
         return entry_from_row(row) if row else None
 
-    async def later(self, assistant_id: int, after_seq: int) -> list[ChangeEntry]:
-        clause, extra = scope("?", self.api)
+    async def later(self, account: str, assistant_id: int, after_seq: int) -> list[ChangeEntry]:
+        clause, extra = scope("?", self.api, account)
         sql = f"SELECT {COLUMNS} FROM changes WHERE assistant_id = ? AND seq > ?{clause} ORDER BY seq"
         rows = await self._call(lambda c: c.execute(sql, (assistant_id, after_seq, *extra)).fetchall())
         return [entry_from_row(r) for r in rows]
 
-    async def latest_values(self, assistant_id: int, fields: Sequence[str]) -> dict[str, tuple[Any, str]]:
+    async def latest_values(self, account: str, assistant_id: int, fields: Sequence[str]) -> dict[str, Last]:
         if not fields:
             return {}
-        sql = latest_sql("?", fields, self.api)
-        params = latest_params(assistant_id, fields, self.api)
+        sql = latest_sql("?", fields)
+        params = latest_params(account, assistant_id, fields, self.api)
 
         # The cursor is read lazily: the walk stops at the newest rows in the usual case.
-        def walk(c: sqlite3.Connection) -> dict[str, tuple[Any, str]]:
+        def walk(c: sqlite3.Connection) -> dict[str, Last]:
             cursor = c.execute(sql, params)
             try:
                 return collect_latest(cursor, fields)
@@ -188,27 +220,14 @@ class SqliteJournal:
 
         return await self._call(walk)
 
-    async def last_value(self, assistant_id: int, field: str) -> tuple[bool, Any]:
-        # Newest first, stopping at the first row that really sets the field (LIKE only narrows).
-        clause, extra = scope("?", self.api)
-        sql = (
-            "SELECT fields FROM changes WHERE assistant_id = ? AND outcome = 'applied' AND fields LIKE ?"
-            f"{clause} ORDER BY seq DESC"
-        )
-        pattern = "%" + json.dumps(field) + "%"
+    async def undone_by(self, account: str, change_id: str) -> str | None:
+        sql = UNDONE_BY.format(p="?")
+        row = await self._call(lambda c: c.execute(sql, (self.api, account, change_id)).fetchone())
+        return str(row[0]) if row else None
 
-        def first(c: sqlite3.Connection) -> tuple[bool, Any]:
-            cursor = c.execute(sql, (assistant_id, pattern, *extra))
-            try:
-                for (text,) in cursor:
-                    found = last_value_of([text], field)
-                    if found[0]:
-                        return found
-                return False, None
-            finally:
-                cursor.close()
-
-        return await self._call(first)
+    async def prune(self, before: str) -> int:
+        sql = PRUNE.format(p="?")
+        return await self._call(lambda c: c.execute(sql, (before,)).rowcount)
 
     async def aclose(self) -> None:
         with self._lock:
@@ -216,10 +235,6 @@ class SqliteJournal:
                 if conn is not None:
                     conn.close()
             self._conns = [None, None]
-
-
-def _data_version(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
 
 def _version(conn: sqlite3.Connection) -> int:

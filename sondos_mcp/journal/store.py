@@ -3,6 +3,13 @@
 One row per change to one assistant. It is written twice, each time in its own transaction:
 `pending` before the upstream call, then its outcome after. A process that dies in between
 leaves a `pending` row that readers report as `unknown` once it is older than any call could take.
+
+Every row belongs to one account (a fingerprint of the API key that sent it, never the key) on
+one API; every read is scoped to both, so nothing of one account reaches another caller. A lease
+per (account, assistant) serializes read -> send -> record across processes and replicas, so
+the journal's order for an assistant is the order the API applied its changes; its generation
+counts the changes sent under it, telling a process whether another one changed the assistant
+since it last looked.
 """
 
 from __future__ import annotations
@@ -21,10 +28,6 @@ if TYPE_CHECKING:
 
 Outcome = Literal["pending", "applied", "refused", "failed", "unknown"]
 OUTCOMES: tuple[str, ...] = ("pending", "applied", "refused", "failed", "unknown")
-
-
-class JournalError(RuntimeError):
-    """The journal cannot be opened or written (a bad path, a newer schema, a database down)."""
 
 
 def iso_utc(moment: datetime) -> str:
@@ -62,6 +65,26 @@ class Before:
 
 
 @dataclass(frozen=True)
+class Last:
+    """What this journal last sent for one field: applied (`known`), or with an uncertain outcome."""
+
+    known: bool
+    value: Any
+    change_id: str
+    at: str | None  # when it finished
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The right to change one assistant of one account, held until released or `expires`."""
+
+    account: str
+    assistant_id: int
+    holder: str
+    generation: int  # changes sent under earlier leases
+
+
+@dataclass(frozen=True)
 class NewChange:
     """A change about to be sent."""
 
@@ -69,6 +92,7 @@ class NewChange:
     fields: dict[str, Any]
     before: dict[str, Before]
     actor: str
+    account: str
     assistant_name: str | None = None
     change_set: str | None = None
     undoes: str | None = None
@@ -97,6 +121,7 @@ class ChangeEntry:
 
 @dataclass(frozen=True)
 class ChangeFilter:
+    account: str  # only this account's entries, always
     assistant_id: int | None = None
     actor: str | None = None
     since: str | None = None  # ISO-8601 UTC, inclusive
@@ -108,40 +133,50 @@ class ChangeFilter:
 
 
 class JournalStore(Protocol):
-    """Both backends; every method is one transaction."""
+    """Both backends; every method is one transaction, scoped to one account of this store's API."""
 
     kind: str
 
-    async def begin(self, change: NewChange, since: int | None = None) -> bool:
-        """Record a change as pending, before it is sent.
+    async def open(self) -> None:
+        """Connect and migrate; safe to call again."""
 
-        With `since` (a `version()` this process read), record nothing and return False if another
-        connection wrote after it: the change's before-values may be stale, so the caller reads
-        them again. Checked in the same transaction as the write, which costs less than asking
-        `version()` first and leaves no gap between the check and the write.
-        """
+    async def check(self) -> None:
+        """Raise `JournalUnavailable` if the journal is no longer the one opened (removed, replaced)."""
 
-    async def finish(self, change_id: str, outcome: str, detail: str | None = None) -> None:
-        """Record the outcome of a pending change."""
+    async def acquire(self, account: str, assistant_id: int, holder: str, ttl: float) -> Lease | None:
+        """Take the assistant's lease unless another holder has it and it has not expired."""
+
+    async def release(self, lease: Lease, *, sent: bool) -> None:
+        """Give the lease back; `sent`: a change went out under it (the generation moves on)."""
+
+    async def generations(self, account: str) -> dict[int, tuple[int, bool]]:
+        """Per assistant with a lease row: (generation, held now)."""
+
+    async def begin(self, change: NewChange) -> None:
+        """Record a change as pending, before it is sent (`AlreadyUndone` if it undoes an undone change)."""
+
+    async def finish(self, change_id: str, outcome: str, detail: str | None, lease: Lease | None) -> bool:
+        """Record the outcome of a pending change and, in the same transaction, release the lease;
+        False when the lease had expired and was taken by another holder."""
 
     async def list(self, flt: ChangeFilter, limit: int) -> list[ChangeEntry]:
         """Entries matching the filter, newest first."""
 
-    async def get(self, change_id: str) -> ChangeEntry | None: ...
+    async def get(self, account: str, change_id: str) -> ChangeEntry | None: ...
 
-    async def later(self, assistant_id: int, after_seq: int) -> list[ChangeEntry]:
+    async def later(self, account: str, assistant_id: int, after_seq: int) -> list[ChangeEntry]:
         """Entries for this assistant written after `after_seq`, oldest first."""
 
-    async def last_value(self, assistant_id: int, field: str) -> tuple[bool, Any]:
-        """The value this journal last applied to the field (found, value)."""
+    async def latest_values(self, account: str, assistant_id: int, fields: Sequence[str]) -> dict[str, Last]:
+        """Per field, the newest change this journal sent for it (applied, or of uncertain outcome)."""
 
-    async def latest_values(self, assistant_id: int, fields: Sequence[str]) -> dict[str, tuple[Any, str]]:
-        """Per field, the value this journal last applied to it and when that change finished."""
+    async def undone_by(self, account: str, change_id: str) -> str | None:
+        """The undo that reverted this change (applied, pending or of unknown outcome), if any."""
+
+    async def prune(self, before: str) -> int:
+        """Delete entries older than `before`; how many went."""
 
     async def schema_version(self) -> int: ...
-
-    async def version(self) -> int | None:
-        """A number that changes whenever another connection wrote; None when the store cannot tell."""
 
     async def aclose(self) -> None: ...
 
@@ -178,6 +213,23 @@ MIGRATIONS: list[list[str]] = [
     # 3: which API a change went to, so that one journal file never mixes two accounts' or
     # environments' assistants (a sandbox run, staging, production); older rows match any
     ["ALTER TABLE changes ADD COLUMN api TEXT"],
+    # 4: every entry belongs to one account (older rows, without one, are shown to nobody); the
+    # per-assistant lease that orders changes across processes; an undo runs once
+    [
+        "ALTER TABLE changes ADD COLUMN account TEXT",
+        "CREATE INDEX changes_account ON changes (account, assistant_id, seq)",
+        """CREATE TABLE assistant_locks (
+            api TEXT NOT NULL,
+            account TEXT NOT NULL,
+            assistant_id BIGINT NOT NULL,
+            holder TEXT,
+            expires DOUBLE PRECISION NOT NULL DEFAULT 0,
+            generation BIGINT NOT NULL DEFAULT 0,
+            PRIMARY KEY (api, account, assistant_id)
+        )""",
+        "CREATE UNIQUE INDEX changes_undone_once ON changes (account, undoes) "
+        "WHERE account IS NOT NULL AND undoes IS NOT NULL AND outcome IN ('pending', 'applied', 'unknown')",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -208,7 +260,7 @@ def entry_from_row(row: tuple[Any, ...]) -> ChangeEntry:
 _to_json = json.JSONEncoder(ensure_ascii=False).encode  # one encoder, not one per call as json.dumps(**options) builds
 
 
-def change_params(change: NewChange, api: str | None) -> tuple[Any, ...]:
+def change_params(change: NewChange, api: str) -> tuple[Any, ...]:
     return (
         change.id,
         change.change_set,
@@ -220,62 +272,85 @@ def change_params(change: NewChange, api: str | None) -> tuple[Any, ...]:
         _to_json({k: b.to_json() for k, b in change.before.items()}),
         change.undoes,
         api,
+        change.account,
     )
 
 
 # A new row, pending; `{p}` is the dialect's placeholder, the values are `change_params`.
-INSERT_COLUMNS = "(id, change_set, at, actor, assistant_id, assistant_name, fields, before, outcome, undoes, api)"
-INSERT_VALUES = "{p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, 'pending', {p}, {p}"
-INSERT = f"INSERT INTO changes {INSERT_COLUMNS} VALUES ({INSERT_VALUES})"
+INSERT = (
+    "INSERT INTO changes (id, change_set, at, actor, assistant_id, assistant_name, fields, before, outcome, "
+    "undoes, api, account) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, 'pending', {p}, {p}, {p})"
+)
+FINISH = "UPDATE changes SET outcome = {p}, detail = {p}, finished_at = {p} WHERE id = {p}"
+
+# The lease: taken when free or expired, in one statement (no row comes back when it is held).
+ACQUIRE = (
+    "INSERT INTO assistant_locks (api, account, assistant_id, holder, expires) VALUES ({p}, {p}, {p}, {p}, {p}) "
+    "ON CONFLICT (api, account, assistant_id) DO UPDATE SET holder = excluded.holder, expires = excluded.expires "
+    "WHERE assistant_locks.holder IS NULL OR assistant_locks.expires < {p} RETURNING generation"
+)
+RELEASE = (
+    "UPDATE assistant_locks SET holder = NULL, generation = generation + {p} "
+    "WHERE api = {p} AND account = {p} AND assistant_id = {p} AND holder = {p}"
+)
+GENERATIONS = (
+    "SELECT assistant_id, generation, holder IS NOT NULL AND expires >= {p} FROM assistant_locks "
+    "WHERE api = {p} AND account = {p}"
+)
+UNDONE_BY = (
+    "SELECT id FROM changes WHERE api = {p} AND account = {p} AND undoes = {p} "
+    "AND outcome IN ('pending', 'applied', 'unknown') ORDER BY seq LIMIT 1"
+)
+PRUNE = "DELETE FROM changes WHERE at < {p}"
 
 
-def scope(p: str, api: str | None) -> tuple[str, list[Any]]:
-    """The clause keeping a store to its own API's entries (rows from before version 3 match any)."""
-    return ("", []) if api is None else (f" AND (api = {p} OR api IS NULL)", [api])
+def acquire_params(api: str, lease: Lease, expires: float, now: float) -> tuple[Any, ...]:
+    return (api, lease.account, lease.assistant_id, lease.holder, expires, now)
 
 
-def latest_sql(p: str, fields: Sequence[str], api: str | None) -> str:
-    """Applied changes to one assistant that mention any of the fields, newest first (LIKE only narrows)."""
+def release_params(api: str, lease: Lease, sent: bool) -> tuple[Any, ...]:
+    return (1 if sent else 0, api, lease.account, lease.assistant_id, lease.holder)
+
+
+def scope(p: str, api: str, account: str) -> tuple[str, list[Any]]:
+    """The clause keeping a read to one account's entries on this store's API."""
+    return f" AND api = {p} AND account = {p}", [api, account]
+
+
+# Changes that may have reached the API (pending ones included: a crash leaves them uncertain).
+_SENT = "outcome IN ('applied', 'unknown', 'pending')"
+
+
+def latest_sql(p: str, fields: Sequence[str]) -> str:
+    """Sent changes to one assistant that mention any of the fields, newest first (LIKE only narrows)."""
     likes = " OR ".join(f"fields LIKE {p}" for _ in fields)
     return (
-        f"SELECT fields, finished_at FROM changes WHERE assistant_id = {p} AND outcome = 'applied' "
-        f"AND ({likes}){scope(p, api)[0]} ORDER BY seq DESC"
+        f"SELECT fields, outcome, id, finished_at FROM changes WHERE assistant_id = {p} AND {_SENT} "
+        f"AND ({likes}){scope(p, '', '')[0]} ORDER BY seq DESC"
     )
 
 
-def latest_params(assistant_id: int, fields: Sequence[str], api: str | None) -> list[Any]:
-    return [assistant_id, *("%" + json.dumps(f) + "%" for f in fields), *scope("", api)[1]]
+def latest_params(account: str, assistant_id: int, fields: Sequence[str], api: str) -> list[Any]:
+    return [assistant_id, *("%" + json.dumps(f) + "%" for f in fields), *scope("", api, account)[1]]
 
 
-def collect_latest(rows: Iterable[tuple[str, str]], fields: Sequence[str]) -> dict[str, tuple[Any, str]]:
-    """Walk rows newest first until every field has its latest value."""
-    found: dict[str, tuple[Any, str]] = {}
-    for text, finished in rows:
+def collect_latest(rows: Iterable[tuple[str, str, str, str | None]], fields: Sequence[str]) -> dict[str, Last]:
+    """Walk rows newest first until every field has its newest change."""
+    found: dict[str, Last] = {}
+    for text, outcome, change_id, finished in rows:
         sent = json.loads(text)
         for name in fields:
             if name in sent and name not in found:
-                found[name] = (sent[name], finished)
+                found[name] = Last(outcome == "applied", sent[name], change_id, finished)
         if len(found) == len(fields):
             break
     return found
 
 
-def last_value_of(fields_json: list[str], field: str) -> tuple[bool, Any]:
-    """The first of these (newest first) `fields` documents that sets `field`."""
-    for text in fields_json:
-        sent = json.loads(text)
-        if field in sent:
-            return True, sent[field]
-    return False, None
-
-
-def filter_sql(flt: ChangeFilter, p: str, api: str | None) -> tuple[str, list[Any]]:
+def filter_sql(flt: ChangeFilter, p: str, api: str) -> tuple[str, list[Any]]:
     """WHERE clause and parameters; `p` is the dialect's placeholder."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    if api is not None:
-        clauses.append(f"(api = {p} OR api IS NULL)")
-        params.append(api)
+    clauses: list[str] = [f"api = {p}", f"account = {p}"]
+    params: list[Any] = [api, flt.account]
     for column, value in (
         ("assistant_id", flt.assistant_id),
         ("actor", flt.actor),
@@ -303,7 +378,7 @@ def filter_sql(flt: ChangeFilter, p: str, api: str | None) -> tuple[str, list[An
     elif flt.outcome is not None:
         clauses.append(f"outcome = {p}")
         params.append(flt.outcome)
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+    return " WHERE " + " AND ".join(clauses), params
 
 
 def default_journal_path() -> Path:

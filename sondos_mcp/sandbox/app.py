@@ -49,6 +49,9 @@ class Received:
     query: dict[str, str]
     authorization: str | None
     body: Any
+    # For an applied update: what each field of the body held just before it (update vocabulary),
+    # so tests can hold every journaled before-value to the value the API really replaced.
+    prior: dict[str, Any] | None = None
 
 
 @dataclass
@@ -103,7 +106,9 @@ def build_app(state: SandboxState) -> Starlette:
         except ValueError:
             body = raw.decode("utf-8", "replace")
         auth = request.headers.get("authorization")
-        state.received.append(Received(request.method, request.url.path, dict(request.query_params), auth, body))
+        received = Received(request.method, request.url.path, dict(request.query_params), auth, body)
+        request.state.received = received
+        state.received.append(received)
         fault = state.take_fault(request.method, request.url.path)
         if fault is not None:
             if fault.delay:
@@ -142,10 +147,11 @@ def build_app(state: SandboxState) -> Starlette:
         errors.update(_business_rules(state, user, body, errors))
         if errors:
             return JSONResponse({"message": "Validation failed", "errors": errors}, 422)
+        request.state.received.prior = {name: _as_set(name, record.get(STORED_NAME.get(name, name))) for name in body}
         for name, value in body.items():
             if name == "calls_direction":
                 value = "inbound" if value == "receive" else "outbound"
-            elif name in ("filler_audios", "record_call", "post_call_evaluation", "is_webhook_active"):
+            elif name in _STORED_AS_INT:
                 value = int(value)
             record[STORED_NAME.get(name, name)] = value
         record["updated_at"] = "2026-11-24T12:00:00.000000Z"
@@ -213,6 +219,18 @@ def build_app(state: SandboxState) -> Starlette:
             Route("/user/me", me, methods=["GET"]),
         ]
     )
+
+
+_STORED_AS_INT = ("filler_audios", "record_call", "post_call_evaluation", "is_webhook_active")
+
+
+def _as_set(name: str, stored: Any) -> Any:
+    """A stored value as the update body would set it (the reverse of what `update` stores)."""
+    if name == "calls_direction" and stored is not None:
+        return "receive" if stored == "inbound" else "make"
+    if name in _STORED_AS_INT and stored is not None:
+        return bool(stored)
+    return stored
 
 
 def _business_rules(

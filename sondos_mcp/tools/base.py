@@ -1,5 +1,5 @@
-"""What every tool module shares: the handler's context, the tool spec, argument parsing, schema
-helpers, and how `update_assistant` proposals are checked (the one pipeline, policy included)."""
+"""What every tool handler shares: the handler's context, the tool spec, argument parsing, schema
+helpers, and the domain `Session` a handler hands its work to."""
 
 from __future__ import annotations
 
@@ -11,20 +11,18 @@ from typing import TYPE_CHECKING, Any
 from mcp_types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from sondos_mcp.checking import CheckContext, Proposal, Stage, Verdict, check_proposal
+from sondos_mcp import confirm
 from sondos_mcp.client import SondosApi
-from sondos_mcp.errors import InvalidArguments, SondosError, UpstreamNotFound
+from sondos_mcp.domain.session import Session
+from sondos_mcp.errors import InvalidArguments
 from sondos_mcp.feedback import FeedbackBuilder, suggested_arguments
-from sondos_mcp.model import UpdateAssistantArgs
-from sondos_mcp.policy import OPEN, Policy
 from sondos_mcp.references import Lookups
-from sondos_mcp.schema import model_schema
+from sondos_mcp.schema import input_schema, model_schema
+from sondos_mcp.trust import Trust
 
 if TYPE_CHECKING:
     import anyio
     from mcp.server.context import ServerRequestContext
-
-    from sondos_mcp.changes import Trust
 
 
 @dataclass(frozen=True)
@@ -37,10 +35,31 @@ class ToolContext:
 
     api: SondosApi
     lookups: Lookups
+    trust: Trust
     request: ServerRequestContext[Any] | None = None
-    trust: Trust | None = None  # journal, policies, caller names (sondos_mcp.changes)
     # The call's deadline; the time a person takes to confirm a change is not counted against it.
     deadline: anyio.CancelScope | None = None
+
+    def headers(self) -> Any:
+        """The caller's transport headers (HTTP), or None (stdio)."""
+        return getattr(getattr(self.request, "request", None), "headers", None)
+
+    def session(self) -> Session:
+        """The domain's view of this call: who is calling, for which account, how to ask the person."""
+        caller = self.trust.caller(self.headers(), self.api.key_fingerprint())
+        request, deadline = self.request, self.deadline
+
+        async def ask(items: Any, verb: str) -> None:
+            await confirm.ask(request, items, verb, deadline=deadline)
+
+        progress = None
+        if request is not None:
+            reporter = request.session
+
+            async def progress(done: int, total: int, message: str) -> None:
+                await reporter.report_progress(done, total, message)
+
+        return Session(self.api, self.lookups, self.trust, caller, ask, progress)
 
 
 Handler = Callable[[ToolContext, Mapping[str, Any]], Awaitable[CallToolResult]]
@@ -74,14 +93,6 @@ class ToolSpec:
         return self.annotations.read_only_hint is not True
 
 
-def not_found(assistant_id: int) -> UpstreamNotFound:
-    return UpstreamNotFound(
-        f"Assistant {assistant_id} not found",
-        status=404,
-        hint="The id does not exist or belongs to another account; list_assistants shows the valid ids.",
-    )
-
-
 class Args(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
@@ -96,12 +107,6 @@ def parse(model: type[BaseModel], arguments: Mapping[str, Any]) -> Any:
 
 
 ERROR_ONLY = ("error", "problems", "suggested_arguments")
-
-
-@functools.cache
-def input_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """A tool's input schema, generated once; `id`, where there is one, leads. Shared: never modify it."""
-    return model_schema(model, first=("id",))
 
 
 @functools.cache
@@ -125,53 +130,3 @@ def overwrites(title: str, *, idempotent: bool) -> ToolAnnotations:
     return ToolAnnotations(
         title=title, read_only_hint=False, destructive_hint=True, idempotent_hint=idempotent, open_world_hint=True
     )
-
-
-def update_input_schema() -> dict[str, Any]:
-    """update_assistant's advertised input schema, as the contract (the model) generates it."""
-    return input_schema(UpdateAssistantArgs)
-
-
-def policy_of(ctx: ToolContext) -> Policy:
-    """The policy that governs this call's caller (the open policy when none is configured)."""
-    return ctx.trust.policy(ctx.request) if ctx.trust is not None else OPEN
-
-
-async def stored_row(ctx: ToolContext, assistant_id: int) -> dict[str, Any] | None:
-    """An assistant's stored row, for a step that can do without it (None when unreadable or absent)."""
-    try:
-        return await ctx.lookups.find_assistant(assistant_id)
-    except SondosError:
-        return None
-
-
-async def check_update(ctx: ToolContext, raw: Mapping[str, Any]) -> Verdict:
-    """Judge one update_assistant proposal: contract, rules, live references and the caller's policy."""
-
-    async def assistant_mode(assistant_id: int) -> str | None:
-        row = await stored_row(ctx, assistant_id)
-        return row.get("mode") if row else None
-
-    policy = policy_of(ctx)
-    if policy is OPEN:
-        return await check_proposal(raw, CheckContext(update_input_schema(), ctx.lookups, assistant_mode))
-
-    async def assistant_name(assistant_id: int) -> str | None:
-        row = await stored_row(ctx, assistant_id)
-        return row.get("name") if row else None
-
-    context = CheckContext(policy.narrow(update_input_schema()), ctx.lookups, assistant_mode)
-    return await check_proposal(raw, context, (policy_stage(policy, assistant_name),))
-
-
-def policy_stage(policy: Policy, assistant_name: Callable[[int], Awaitable[str | None]]) -> Stage:
-    """The pipeline's last stage: what the proposal, as resolved, may not do under `policy`."""
-
-    async def stage(p: Proposal) -> None:
-        assistant_id = p.resolved.get("id") if type(p.resolved.get("id")) is int else None
-        name = None
-        if assistant_id is not None and policy.rules.allowed_assistants is not None:
-            name = await assistant_name(assistant_id)
-        p.problems += policy.problems(p.context.schema, p.resolved, assistant_id, name)
-
-    return stage

@@ -1,4 +1,4 @@
-"""The assistant tools (read, update) and the one table of every tool the server is wired from."""
+"""The assistant tools: update_assistant, and the read tools (assistants and the lookup lists)."""
 
 from __future__ import annotations
 
@@ -9,27 +9,16 @@ from typing import Any, Literal
 from mcp_types import CallToolResult
 from pydantic import BaseModel, Field, JsonValue
 
-from sondos_mcp.change_tools import CHANGE_TOOLS
-from sondos_mcp.changes import apply_change
+from sondos_mcp import assistants
+from sondos_mcp.domain.changes import apply_change, not_found
+from sondos_mcp.domain.checks import check_update
 from sondos_mcp.errors import InvalidArguments
 from sondos_mcp.model import MAX_ID, Integer, UpdateAssistantArgs
 from sondos_mcp.preview import Change, diff, stored_to_update
-from sondos_mcp.references import ASSISTANT_PAGE, paging_limit, rows_of
+from sondos_mcp.references import rows_of
 from sondos_mcp.results import Outcome, success
-from sondos_mcp.toolkit import (
-    Args,
-    ToolContext,
-    ToolSpec,
-    check_update,
-    not_found,
-    overwrites,
-    parse,
-    read_only,
-)
+from sondos_mcp.tools.base import Args, ToolContext, ToolSpec, overwrites, parse, read_only
 from sondos_mcp.vocabulary import STORED_DIRECTION
-
-__all__ = ["TOOLS", "TOOLS_BY_NAME", "ToolContext", "ToolSpec"]
-
 
 # --- update_assistant ----------------------------------------------------------------------
 
@@ -50,7 +39,8 @@ UPDATE_DESCRIPTION = (
 
 
 async def update_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
-    verdict = await check_update(ctx, arguments)
+    session = ctx.session()
+    verdict = await check_update(session, arguments)
     if not verdict.ok or verdict.args is None:
         raise InvalidArguments(verdict.problems, verdict.suggested)
     warnings = verdict.warnings
@@ -58,7 +48,7 @@ async def update_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> Ca
     body = args.body(order=list(arguments))
     if args.dry_run:
         return await _preview(ctx, args.id, body, warnings)
-    applied = await apply_change(ctx, args.id, body)
+    applied = await apply_change(session, args.id, body)
     answer = applied.answer
     ctx.lookups.forget_assistants()
     data = answer.get("data") if isinstance(answer, dict) else None
@@ -82,7 +72,7 @@ async def update_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> Ca
 
 
 async def _preview(ctx: ToolContext, assistant_id: int, body: dict[str, Any], warnings: list[str]) -> CallToolResult:
-    row = await ctx.lookups.find_assistant(assistant_id)
+    row = await assistants.find(ctx.lookups, assistant_id)
     if row is None:
         raise not_found(assistant_id)
     changes = diff(row, body)
@@ -147,25 +137,15 @@ def _row_line(r: AssistantRow) -> str:
 async def list_assistants(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
     args = parse(ListAssistantsArgs, arguments)
     if args.query is not None:
-        words = args.query.casefold().split()
-        matches: list[AssistantRow] = []
-        page, last = 1, 1
-        while page <= last:
-            if page > ctx.lookups.max_pages:
-                raise paging_limit(ctx.lookups.max_pages, last)
-            answer = await ctx.lookups.assistant_page(page, ASSISTANT_PAGE)
-            rows = [_row(r) for r in rows_of(answer) if isinstance(r.get("id"), int)]
-            matches += [r for r in rows if all(w in (r.name or "").casefold() for w in words)]
-            last = answer.get("last_page", page) if isinstance(answer, dict) else page
-            last = last if isinstance(last, int) else page
-            page += 1
+        listing = await assistants.listing(ctx.lookups)
+        matches = [_row(r) for r in listing.matching(args.query)]
         text = [f"{len(matches)} assistant(s) named like {args.query!r} (id name · status · direction · mode):"]
         outcome = ListAssistantsOutcome(ok=True, message=text[0], assistants=matches, total=len(matches))
         return success(outcome, "\n".join(text + [_row_line(r) for r in matches]))
     answer = await ctx.lookups.assistant_page(args.page, args.per_page)
     rows = [_row(r) for r in rows_of(answer) if isinstance(r.get("id"), int)]
     meta = answer if isinstance(answer, dict) else {}
-    last = meta.get("last_page") if isinstance(meta.get("last_page"), int) else None
+    last = meta.get("last_page") if type(meta.get("last_page")) is int else None
     total = meta.get("total") if isinstance(meta.get("total"), int) else None
     head = f"Assistants page {args.page}/{last or '?'} ({total if total is not None else '?'} in all)"
     outcome = ListAssistantsOutcome(
@@ -195,7 +175,7 @@ class GetAssistantOutcome(Outcome):
 
 async def get_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
     args = parse(IdArgs, arguments)
-    row = await ctx.lookups.find_assistant(args.id)
+    row = await assistants.find(ctx.lookups, args.id)
     if row is None:
         raise not_found(args.id)
     settings, other = stored_to_update(row)
@@ -272,7 +252,7 @@ async def _phones(ctx: ToolContext, args: PhoneArgs) -> list[dict[str, Any]]:
 
 UPDATE_ARGS_FIELDS = [f for f in UpdateAssistantArgs.model_fields if f not in ("id", "dry_run")]
 
-TOOLS: tuple[ToolSpec, ...] = (
+ASSISTANT_TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         name="list_assistants",
         title="List assistants",
@@ -343,6 +323,3 @@ TOOLS: tuple[ToolSpec, ...] = (
         ),
     ),
 )
-
-TOOLS += CHANGE_TOOLS  # the journal, undo and change-set tools
-TOOLS_BY_NAME: dict[str, ToolSpec] = {tool.name: tool for tool in TOOLS}
