@@ -15,7 +15,7 @@ from sondos_mcp.errors import ConfigurationError, InvalidArguments, SondosError,
 from sondos_mcp.feedback import FeedbackBuilder, Problem
 from sondos_mcp.journal import ChangeEntry, ChangeFilter, JournalStore, new_set_id
 from sondos_mcp.journal.store import Before, iso_utc
-from sondos_mcp.model import Integer
+from sondos_mcp.model import MAX_ID, Integer
 from sondos_mcp.preview import stored_to_update
 from sondos_mcp.references import ASSISTANT_PAGE, rows_of
 from sondos_mcp.results import Outcome, refusal, success
@@ -52,12 +52,12 @@ def _show(value: Any, known: bool = True) -> str:
 
 
 class ListChangesArgs(Args):
-    assistant_id: Integer = Field(None, ge=1)
+    assistant_id: Integer = Field(None, ge=1, le=MAX_ID)
     actor: str = Field(None, min_length=1)
     since: str = Field(None, description="ISO time")
     until: str = Field(None)
     outcome: Literal["applied", "refused", "failed", "unknown"] = Field(None)
-    cursor: Integer = Field(None, description="next_cursor")
+    cursor: Integer = Field(None, description="next_cursor", le=2**63 - 1)
     limit: Integer = Field(20, ge=1, le=100)
 
 
