@@ -254,9 +254,26 @@ async def test_many_problems_are_listed_up_to_the_limit_then_summarised(client: 
     [
         ({"id": 12} | {f"f{i}": i for i in range(20_000)}, "more than 1000 values"),
         ({"id": 12, "post_call_schema": [[[[[[[[[[1]]]]]]]]]]}, "nested deeper than 8 levels"),
-        ({"id": 12, "system_prompt": "x" * 300_000}, "more than 262144 characters"),
+        ({"id": 12, "system_prompt": "x" * 300_000}, "more than 262144 bytes"),
+        # Under the cap in characters, over it in UTF-8 bytes: 'ع' is 2 bytes, '中' 3, '😀' 4.
+        ({"id": 12, "system_prompt": "ع" * 140_000}, "more than 262144 bytes"),
+        ({"id": 12, "system_prompt": "中" * 90_000}, "more than 262144 bytes"),
+        ({"id": 12, "system_prompt": "😀" * 70_000}, "more than 262144 bytes"),
+        ({"id": 12, "system_prompt": "\ud800" * 100_000}, "more than 262144 bytes"),
+        ({"id": 12, "speech_speed": 0.9, "ع" * 140_000: 1}, "more than 262144 bytes"),
+        ({"id": 12, "post_call_schema": [{"name": "😀" * 20_000} for _ in range(4)]}, "more than 262144 bytes"),
     ],
-    ids=["20000-fields", "deeply-nested", "300-kB-text"],
+    ids=[
+        "20000-fields",
+        "deeply-nested",
+        "300-kB-text",
+        "arabic-text",
+        "cjk-text",
+        "emoji-text",
+        "lone-surrogates",
+        "arabic-key",
+        "nested",
+    ],
 )
 async def test_oversized_arguments_are_refused_before_any_work(
     client: Client, sandbox: SandboxServer, arguments: dict[str, Any], reason: str
@@ -271,6 +288,18 @@ async def test_oversized_arguments_are_refused_before_any_work(
     assert reason in problem["message"]
     assert result_bytes(result) < 2048
     assert sandbox.state.received == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x" * 262_000, "ع" * 131_000, "😀" * 65_500],
+    ids=["ascii", "arabic", "emoji"],
+)
+async def test_text_within_the_cap_in_utf8_bytes_is_not_refused_as_too_large(client: Client, text: str):
+    """The cap counts UTF-8 bytes: text just under it is looked at, not refused unread."""
+    result = await client.call_tool("update_assistant", {"id": 12, "system_prompt": text, "dry_run": True})
+    problems = (result.structured_content or {}).get("problems", [])
+    assert all(p["code"] != "too_large" for p in problems), problems
 
 
 async def test_id_beyond_a_64_bit_key_is_refused_and_not_sent(client: Client, sandbox: SandboxServer):
