@@ -26,29 +26,43 @@ def escape_text(text: str) -> str:
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def argument_problem(arguments: Any, *, max_values: int, max_depth: int, max_chars: int) -> Problem | None:
-    """Why `arguments` are too big to look at (None if they are not); bounded work, no recursion."""
+def _utf8_size(text: str, limit: int) -> int:
+    """`text`'s length in UTF-8 bytes (a lone surrogate, which JSON can carry, as 3), or any number
+    above `limit` once it is sure to be: never encodes more than `limit` characters."""
+    if text.isascii() or len(text) > limit:  # at least a byte a character: already past it
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def argument_problem(arguments: Any, *, max_values: int, max_depth: int, max_bytes: int) -> Problem | None:
+    """Why `arguments` are too big to look at (None if they are not); bounded work, no recursion.
+
+    Text is counted in UTF-8 bytes, as it travels: 'ع' is 2, '😀' 4.
+    """
     stack: list[tuple[Any, int]] = [(arguments, 1)]
-    values = chars = 0
+    values = size = 0
     while stack:
         value, depth = stack.pop()
         if depth > max_depth:
             return _too_large(f"are nested deeper than {max_depth} levels")
         if isinstance(value, dict):
             values += len(value)
-            chars += sum(len(k) for k in value)
             if values <= max_values:
+                for key in value:
+                    size += _utf8_size(key, max_bytes - size)
+                    if size > max_bytes:
+                        break
                 stack.extend((v, depth + 1) for v in value.values())
         elif isinstance(value, list):
             values += len(value)
             if values <= max_values:
                 stack.extend((v, depth + 1) for v in value)
         elif isinstance(value, str):
-            chars += len(value)
+            size += _utf8_size(value, max_bytes - size)
         if values > max_values:
             return _too_large(f"hold more than {max_values} values (fields and list items, nested)")
-        if chars > max_chars:
-            return _too_large(f"hold more than {max_chars} characters of text")
+        if size > max_bytes:
+            return _too_large(f"hold more than {max_bytes} bytes of text")
     return None
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import functools
 import hashlib
 import json as jsonlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -60,29 +62,70 @@ def fingerprint(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-def secret_forms(key: str) -> list[str]:
-    """The strings an echo of `key` may contain: the key, and the token after a Sanctum `id|` prefix."""
-    forms = {key}
+# Base64 forms shorter than this are left alone: a short run could match ordinary text.
+MIN_BASE64_FORM = 16
+_URLSAFE = str.maketrans("+/", "-_")
+
+
+def _base64_forms(secret: bytes) -> set[str]:
+    """`secret` in base64 as an echo may carry it: alone (padded or not), and inside a longer base64 string.
+
+    Inside a longer string the secret may start at any byte offset; for offsets 0, 1 and 2 (mod 3)
+    the characters that depend on its bytes alone are a fixed run, whatever surrounds it. Each in the
+    standard and the URL-safe alphabet.
+    """
+    forms = set()
+    alone = base64.b64encode(secret).decode("ascii")
+    forms |= {alone, alone.rstrip("=")}
+    bits = 8 * len(secret)
+    for offset in range(3):
+        encoded = base64.b64encode(bytes(offset) + secret).decode("ascii")
+        # Character j carries bits 6j..6j+5 of the stream; the secret holds bits 8·offset ..8·offset+bits-1.
+        first = -(-8 * offset // 6)
+        end = (8 * offset + bits) // 6
+        forms.add(encoded[first:end])
+    forms |= {form.translate(_URLSAFE) for form in forms}
+    return {form for form in forms if len(form) >= MIN_BASE64_FORM}
+
+
+@functools.lru_cache(maxsize=256)
+def secret_forms(key: str) -> tuple[str, ...]:
+    """The strings an echo of `key` may contain, longest first: the key, the token after a Sanctum
+    `id|` prefix, and each of them in base64 (`_base64_forms`). Computed once per key."""
+    parts = {key}
     if "|" in key and len(key.split("|", 1)[1]) >= 8:
-        forms.add(key.split("|", 1)[1])
-    return sorted(forms, key=len, reverse=True)
+        parts.add(key.split("|", 1)[1])
+    forms = set(parts)
+    for part in parts:
+        forms |= _base64_forms(part.encode())
+    return tuple(sorted(forms, key=lambda form: (-len(form), form)))
 
 
-def scrub(value: Any, secrets: list[str]) -> Any:
+def scrub(value: Any, secrets: Sequence[str]) -> Any:
     """`value` (decoded JSON) with every secret replaced in every string, keys included.
 
     Scrubbing runs after decoding, so an echo hidden behind JSON escapes (`\\/`, `\\u007c`) is caught.
+    Strings shorter than the shortest secret (most of an answer: names, enums, numbers as text) are
+    passed over without a search.
     """
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret in value:
-                value = value.replace(secret, "[redacted]")
+    if not secrets:
         return value
-    if isinstance(value, dict):
-        return {scrub(k, secrets): scrub(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [scrub(v, secrets) for v in value]
-    return value
+    shortest = min(map(len, secrets))
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            if len(value) >= shortest:
+                for secret in secrets:
+                    if secret in value:
+                        value = value.replace(secret, "[redacted]")
+            return value
+        if isinstance(value, dict):
+            return {walk(k): walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    return walk(value)
 
 
 class _BodyTooLarge(Exception):

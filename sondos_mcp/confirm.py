@@ -1,8 +1,9 @@
 """Confirmation by the person, not the agent: an MCP elicitation form before a change is sent.
 
 Policy decides when to ask. The form shows the assistant and each field's before → after;
-accept applies, decline or cancel sends nothing (`declined_by_user`). A client that cannot
-ask its user gets `confirmation_required`, never a silent apply.
+only accept with apply = true (the boolean) applies, anything else sends nothing
+(`declined_by_user`). A client that cannot ask its user gets `confirmation_required`, never a
+silent apply.
 
 Two ways to ask, by protocol: on a session with a back-channel (stdio, protocol versions up to
 2025-11-25) the server sends `elicitation/create` and waits; on 2026-07-28 and later the tool
@@ -154,6 +155,8 @@ async def ask(
                 "question (a stateless HTTP session on a protocol before 2026-07-28); nothing was sent",
                 hint="Connect over stdio or with protocol 2026-07-28, or ask the operator to change the policy.",
             )
-    if answer.action != "accept" or (answer.content or {}).get("apply") is False:
+    # Only a clear yes applies: accept with apply = true, the boolean. Anything else (no content,
+    # no apply, "no", 0, "false", "true"...) is a no; nothing is sent on a guess.
+    if answer.action != "accept" or (answer.content or {}).get("apply") is not True:
         what = "declined" if answer.action in ("accept", "decline") else "cancelled"
         raise DeclinedByUser(f"The person {what} the change; nothing was sent", hint="Do not retry unless asked to.")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 import functools
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,6 +53,13 @@ class _Strict(BaseModel):
 class Bound(_Strict):
     min: Number | None = None
     max: Number | None = None
+
+    @field_validator("min", "max")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"a bound must be a finite number, not {value}")
+        return value
 
     @model_validator(mode="after")
     def _ordered(self) -> Bound:
@@ -95,10 +103,25 @@ class PolicyRules(_Strict):
     @classmethod
     def _numeric(cls, bounds: dict[str, Bound]) -> dict[str, Bound]:
         _check_fields(list(bounds))
-        for name in bounds:
+        for name, bound in bounds.items():
             if name not in _numeric_fields():
                 raise ValueError(f"bounds apply to numeric fields; {name!r} is not one")
+            _possible(name, bound)
         return bounds
+
+
+def _possible(name: str, bound: Bound) -> None:
+    """Refuse a bound that, with the contract's own, leaves no value at all (every call would be refused)."""
+    low, high, kind = _numeric_fields()[name]
+    if bound.max is not None and low is not None and bound.max < low:
+        raise ValueError(f"{name!r} max {bound.max:g} is below the contract's minimum {low:g}, so no value is left")
+    if bound.min is not None and high is not None and bound.min > high:
+        raise ValueError(f"{name!r} min {bound.min:g} is above the contract's maximum {high:g}, so no value is left")
+    if kind == "integer":
+        lo = max(x for x in (low, bound.min, -math.inf) if x is not None)
+        hi = min(x for x in (high, bound.max, math.inf) if x is not None)
+        if math.ceil(lo) > math.floor(hi):
+            raise ValueError(f"{name!r} takes whole numbers, and there is no whole number from {lo:g} to {hi:g}")
 
 
 class PolicyFile(PolicyRules):
@@ -266,9 +289,16 @@ def load_policies(path: Path) -> Policies:
     import tomllib
 
     try:
-        text = path.read_text("utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise PolicyError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # newlines as read_text reads them
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise PolicyError(
+            f"{path}, line {line}: the file is not UTF-8 (byte 0x{raw[exc.start]:02x}); save it as UTF-8"
+        ) from exc
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -157,7 +157,7 @@ def build_server(settings: Settings, request_key: RequestKey | None = None) -> S
                 arguments,
                 max_values=settings.max_argument_values,
                 max_depth=settings.max_argument_depth,
-                max_chars=settings.http_max_body,
+                max_bytes=settings.http_max_body,
             )
             if too_large is not None:
                 raise InvalidArguments([too_large])

@@ -289,3 +289,37 @@ async def test_a_write_that_may_have_landed_is_journaled_as_unknown(journal_path
     assert is_error
     assert result["applied"] == "unknown"
     assert [c["outcome"] for c in listed["changes"]] == ["unknown"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({"cursor": 2**63}, "cursor"),
+        ({"cursor": 2**64 + 1}, "cursor"),
+        ({"cursor": 10**30}, "cursor"),
+        ({"assistant_id": 2**63}, "assistant_id"),
+        ({"assistant_id": 10**30}, "assistant_id"),
+    ],
+    ids=["cursor-2**63", "cursor-2**64+1", "cursor-10**30", "assistant_id-2**63", "assistant_id-10**30"],
+)
+async def test_list_changes_refuses_integers_beyond_64_bits_as_invalid_arguments(
+    client: Client, arguments: dict[str, Any], field: str
+):
+    """A cursor or assistant id the journal cannot hold is a structured invalid_arguments on that field."""
+    is_error, bad, text = await call(client, "list_changes", arguments)
+    assert is_error, bad
+    assert bad["error"]["kind"] == "invalid_arguments"
+    assert [p["field"] for p in bad["problems"]] == [field]
+    assert "Traceback" not in text
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [{"cursor": 2**63 - 1}, {"assistant_id": 2**63 - 1}],
+    ids=["cursor-2**63-1", "assistant_id-2**63-1"],
+)
+async def test_list_changes_accepts_the_largest_64_bit_integers(client: Client, arguments: dict[str, Any]):
+    """The largest bounds are still valid arguments: an empty page, not an error."""
+    is_error, listed, _ = await call(client, "list_changes", arguments)
+    assert not is_error, listed
+    assert listed["changes"] == []

@@ -60,13 +60,43 @@ async def test_an_accepted_confirmation_applies_the_change(sandbox: SandboxServe
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(
     ("action", "content"),
-    [("decline", None), ("cancel", None), ("accept", {"apply": False})],
-    ids=["decline", "cancel", "unticked"],
+    [
+        ("decline", None),
+        ("cancel", None),
+        ("accept", {"apply": False}),
+        ("accept", {"apply": "no"}),
+        ("accept", {"apply": "false"}),
+        ("accept", {"apply": "true"}),
+        ("accept", {"apply": 0}),
+        ("accept", {"apply": 1}),
+        ("accept", {"apply": None}),
+        ("accept", None),
+        ("accept", {}),
+        ("accept", {"other": True}),
+        ("decline", {"apply": True}),
+        ("cancel", {"apply": True}),
+    ],
+    ids=[
+        "decline",
+        "cancel",
+        "unticked",
+        "apply-no-string",
+        "apply-false-string",
+        "apply-true-string",
+        "apply-zero",
+        "apply-one",
+        "apply-null",
+        "accept-without-content",
+        "accept-with-empty-content",
+        "accept-without-apply",
+        "decline-with-apply",
+        "cancel-with-apply",
+    ],
 )
-async def test_a_declined_or_cancelled_confirmation_sends_nothing(
+async def test_only_an_accept_with_apply_true_applies_anything_else_sends_nothing(
     sandbox: SandboxServer, tmp_path: Path, mode: str, action: str, content: dict[str, Any] | None
 ):
-    """Decline, cancel, or accept without 'apply': declined_by_user, applied false, nothing sent or journaled."""
+    """Anything but accept with apply = true (the boolean): declined_by_user, nothing sent or journaled."""
     person = Person(action, content)
     async with Client(server(sandbox, tmp_path, 'confirm = "always"\n'), elicitation_callback=person, mode=mode) as c:
         is_error, result = await update(c, {"id": 12, "max_call_duration": 300})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import subprocess
@@ -255,9 +256,26 @@ async def test_many_problems_are_listed_up_to_the_limit_then_summarised(client: 
     [
         ({"id": 12} | {f"f{i}": i for i in range(20_000)}, "more than 1000 values"),
         ({"id": 12, "post_call_schema": [[[[[[[[[[1]]]]]]]]]]}, "nested deeper than 8 levels"),
-        ({"id": 12, "system_prompt": "x" * 300_000}, "more than 262144 characters"),
+        ({"id": 12, "system_prompt": "x" * 300_000}, "more than 262144 bytes"),
+        # Under the cap in characters, over it in UTF-8 bytes: 'ع' is 2 bytes, '中' 3, '😀' 4.
+        ({"id": 12, "system_prompt": "ع" * 140_000}, "more than 262144 bytes"),
+        ({"id": 12, "system_prompt": "中" * 90_000}, "more than 262144 bytes"),
+        ({"id": 12, "system_prompt": "😀" * 70_000}, "more than 262144 bytes"),
+        ({"id": 12, "system_prompt": "\ud800" * 100_000}, "more than 262144 bytes"),
+        ({"id": 12, "speech_speed": 0.9, "ع" * 140_000: 1}, "more than 262144 bytes"),
+        ({"id": 12, "post_call_schema": [{"name": "😀" * 20_000} for _ in range(4)]}, "more than 262144 bytes"),
     ],
-    ids=["20000-fields", "deeply-nested", "300-kB-text"],
+    ids=[
+        "20000-fields",
+        "deeply-nested",
+        "300-kB-text",
+        "arabic-text",
+        "cjk-text",
+        "emoji-text",
+        "lone-surrogates",
+        "arabic-key",
+        "nested",
+    ],
 )
 async def test_oversized_arguments_are_refused_before_any_work(
     client: Client, sandbox: SandboxServer, arguments: dict[str, Any], reason: str
@@ -272,6 +290,18 @@ async def test_oversized_arguments_are_refused_before_any_work(
     assert reason in problem["message"]
     assert result_bytes(result) < 2048
     assert sandbox.state.received == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x" * 262_000, "ع" * 131_000, "😀" * 65_500],
+    ids=["ascii", "arabic", "emoji"],
+)
+async def test_text_within_the_cap_in_utf8_bytes_is_not_refused_as_too_large(client: Client, text: str):
+    """The cap counts UTF-8 bytes: text just under it is looked at, not refused unread."""
+    result = await client.call_tool("update_assistant", {"id": 12, "system_prompt": text, "dry_run": True})
+    problems = (result.structured_content or {}).get("problems", [])
+    assert all(p["code"] != "too_large" for p in problems), problems
 
 
 async def test_id_beyond_a_64_bit_key_is_refused_and_not_sent(client: Client, sandbox: SandboxServer):
@@ -432,3 +462,68 @@ def test_key_echoed_in_any_json_escaping_never_reaches_results_or_logs(echo_live
     assert key not in seen
     assert token not in seen
     assert "[redacted]" in seen
+
+
+def _b64(data: bytes, alphabet: str) -> str:
+    text = base64.b64encode(data).decode()
+    return text if alphabet == "standard" else text.translate(str.maketrans("+/", "-_"))
+
+
+def _run_of(secret: bytes, offset: int, alphabet: str) -> str:
+    """The base64 characters that `secret` alone decides when it starts `offset` bytes into a longer blob:
+    those that come out the same whatever bytes surround it (all zeros, all ones)."""
+    zeros = _b64(b"\x00" * offset + secret + b"\x00" * 3, alphabet).rstrip("=")
+    ones = _b64(b"\xff" * offset + secret + b"\xff" * 3, alphabet).rstrip("=")
+    return "".join(a for a, b in zip(zeros, ones, strict=True) if a == b)
+
+
+# Tokens of each length mod 3, so the whole key and the token take every alignment between them;
+# '~', '?' and '>' put '+' and '/' in their base64, where the two alphabets differ.
+B64_KEYS = [
+    pytest.param(f"{n}|" + ("kT9~x+Qz?w_R>A=" * 4)[:length], id=f"token-of-{length}")
+    for n, length in ((7, 40), (42, 41), (123, 42))
+]
+
+
+@pytest.mark.parametrize("status", [422, 500])
+@pytest.mark.parametrize("alphabet", ["standard", "urlsafe"])
+@pytest.mark.parametrize("part", ["key", "token"])
+@pytest.mark.parametrize("key", B64_KEYS)
+def test_key_echoed_in_base64_never_reaches_results_or_logs(echo_live, key: str, part: str, alphabet: str, status: int):
+    """The key or its token, base64'd (either alphabet, padded or not, alone or at any alignment inside a
+    longer blob), is scrubbed from the result's text and structured content; nothing logs it either."""
+    sandbox, portal, session, current = echo_live
+    current["key"] = key
+    secret = (key if part == "key" else key.split("|", 1)[1]).encode()
+    whole = _b64(secret, alphabet)
+    # "Bearer " and 0-2 more bytes before the secret: its three alignments in a longer base64 string.
+    blobs = [_b64(b"Bearer " + b"~" * extra + secret + b'","exp":1700000000}', alphabet) for extra in range(3)]
+    echoes = [whole, whole.rstrip("="), *blobs]
+    # The message reaches the result on every status; the field errors of a 422 too.
+    body = {
+        "message": f"refused: {' '.join(echoes)} (canary-visible)",
+        "errors": {"token": [f"got {echo}" for echo in echoes], blobs[0]: ["x"]},
+    }
+    sandbox.state.fail_next(status, body=body, method="PUT")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append  # type: ignore[method-assign]
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        result = portal.call(session.call_tool, "update_assistant", UPDATE)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    shown = json.dumps(result.structured_content, ensure_ascii=False) + text_of(result)
+    logged = "\n".join(r.getMessage() for r in records)
+    assert "canary-visible" in shown  # the echo's places do reach the result
+    assert "[redacted]" in shown
+    forms = {whole, whole.rstrip("="), *(_run_of(secret, offset, alphabet) for offset in range(3))}
+    assert all(len(form) >= 16 for form in forms)
+    assert any(("+" in f or "/" in f) if alphabet == "standard" else ("-" in f or "_" in f) for f in forms)
+    for form in forms | {secret.decode()}:
+        assert form not in shown
+        assert form not in logged

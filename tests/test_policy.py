@@ -144,6 +144,21 @@ def test_a_token_gets_its_own_policy_inheriting_the_rest():
         ("\n\nreadonly = true\n", 3, "readonly"),
         ('[tokens.ops]\nconfirm = "sometimes"\n', 2, "confirm"),
         ("[bounds]\ntimezone = { max = 3 }\n", 2, "numeric"),
+        ("[bounds]\nmax_call_duration = { max = inf }\n", 2, "finite"),
+        ("[bounds]\nmax_call_duration = { min = -inf }\n", 2, "finite"),
+        ("[bounds]\nspeech_speed = { min = nan }\n", 2, "finite"),
+        ("[bounds]\nspeech_speed = { min = 0.8, max = +inf }\n", 2, "finite"),
+        ("read_only = false\n[tokens.ops.bounds]\nllm_temperature = { max = nan }\n", 3, "finite"),
+        (
+            "[bounds]\nspeech_speed = { max = 1 }\nmax_call_duration = { max = 5 }\n",
+            3,
+            "below the contract's minimum 20",
+        ),
+        ("[bounds]\nmax_call_duration = { min = 5000 }\n", 2, "above the contract's maximum 1200"),
+        ("[bounds]\nspeech_speed = { max = 0.5 }\n", 2, "below the contract's minimum 0.7"),
+        ("[bounds]\nmin_interrupt_words = { min = 11, max = 12 }\n", 2, "above the contract's maximum 10"),
+        ("[bounds]\nmax_call_duration = { min = 20.2, max = 20.8 }\n", 2, "no whole number"),
+        ("read_only = false\n\n[tokens.ops]\nbounds = { max_silence_duration = { max = 0 } }\n", 4, "minimum 1"),
     ],
 )
 def test_a_bad_policy_is_refused_with_its_line(tmp_path: Path, text: str, line: int, fragment: str):
@@ -155,9 +170,39 @@ def test_a_bad_policy_is_refused_with_its_line(tmp_path: Path, text: str, line: 
     assert fragment in message
 
 
-def test_a_bad_policy_stops_start_up_with_exit_2_and_one_line(tmp_path: Path):
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("read_only = true\n".encode("utf-16"), "not UTF-8"),
+        (b"read_only = false\n# caf\xe9\n", "not UTF-8"),
+        (b"\xff\xfe\x00", "not UTF-8"),
+    ],
+    ids=["utf-16", "latin-1-comment", "garbage"],
+)
+def test_a_policy_that_is_not_utf8_is_refused_naming_the_file(tmp_path: Path, content: bytes, fragment: str):
+    """A file in another encoding is a PolicyError naming the file, not a traceback."""
+    path = tmp_path / "policy.toml"
+    path.write_bytes(content)
+    with pytest.raises(PolicyError) as info:
+        load_policies(path)
+    assert str(path) in str(info.value)
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragments"),
+    [
+        (b'read_only = false\n[bounds]\nmax_call_duration = { max = "ten minutes" }\n', ["line 3"]),
+        (b"read_only = false\n# caf\xe9\n", ["line 2", "not UTF-8"]),
+        (b"[bounds]\nspeech_speed = { max = inf }\n", ["line 2", "finite"]),
+        (b"[bounds]\nmax_call_duration = { max = 5 }\n", ["line 2", "max_call_duration"]),
+    ],
+    ids=["wrong-type", "not-utf8", "infinite-bound", "impossible-bound"],
+)
+def test_a_bad_policy_stops_start_up_with_exit_2_and_one_line(tmp_path: Path, content: bytes, fragments: list[str]):
     """The installed command exits 2 with one line naming SONDOS_POLICY and the line."""
-    path = policy_file(tmp_path, 'read_only = false\n[bounds]\nmax_call_duration = { max = "ten minutes" }\n')
+    path = tmp_path / "policy.toml"
+    path.write_bytes(content)
     proc = subprocess.run(
         server_command(),
         env={"SONDOS_POLICY": str(path), "PATH": "/usr/bin:/bin"},
@@ -169,7 +214,9 @@ def test_a_bad_policy_stops_start_up_with_exit_2_and_one_line(tmp_path: Path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert "SONDOS_POLICY" in lines[0]
-    assert "line 3" in lines[0]
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
 
 
 def test_the_documented_policy_example_loads_as_described(tmp_path: Path):
