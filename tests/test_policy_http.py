@@ -12,6 +12,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from pydantic import SecretStr
 
+from sondos_mcp.client import fingerprint
 from sondos_mcp.config import Settings
 from sondos_mcp.http import create_app
 from sondos_mcp.journal import ChangeFilter
@@ -74,9 +75,9 @@ async def test_each_named_token_gets_its_policy_and_its_name_in_the_journal(sand
     assert denied.is_error
     assert not fine.is_error
     assert not other.is_error  # the top-level policy has no bound on max_call_duration
-    store = SqliteJournal(journal)
+    store = SqliteJournal(journal, api=sandbox.base_url)
     await store.open()
-    entries = await store.list(ChangeFilter(), 10)
+    entries = await store.list(ChangeFilter(account=fingerprint(DEMO_KEY)), 10)
     await store.aclose()
     assert [(e.actor, e.assistant_id) for e in entries][::-1][0] == ("token:ops", 12)
     assert entries[0].actor.startswith("token:token-")

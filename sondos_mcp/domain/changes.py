@@ -196,6 +196,13 @@ async def send(
     refuses, or when the journal cannot be written.
     """
     trust = session.trust
+    # Proof that this key sees this assistant before anything is written for it, lease included:
+    # a key the API refuses, or another account's assistant, leaves no trace in the journal.
+    seen = session.lookups.cache.peek(_snapshot_key(session, assistant_id)) is not None or (
+        known is not None and known.listing.get(assistant_id) is not None
+    )
+    if not seen and await assistants.find(session.lookups, assistant_id) is None:
+        raise not_found(assistant_id)
     async with trust.hold(session.caller.account, assistant_id) as held:
         journal = await trust.ready()
         generation = held.lease.generation if held.lease is not None else None
