@@ -154,24 +154,33 @@ class Known:
     generations: dict[int, tuple[int, bool]]
 
 
-async def read_known(session: Session) -> Known:
+async def read_known(session: Session, assistant_id: int | None = None) -> Known:
+    """The list read now (or one assistant's row, found in it), with the generations read just before."""
     journal = await session.trust.ready()
-    generations = await journal.generations(session.caller.account) if journal is not None else {}
-    return Known(await assistants.listing(session.lookups, fresh=True), generations)
+    account = session.caller.account
+    generations = await journal.generations(account, assistant_id) if journal is not None else {}
+    if assistant_id is None:
+        return Known(await assistants.listing(session.lookups, fresh=True), generations)
+    row = await assistants.find(session.lookups, assistant_id, fresh=True)
+    if row is None:
+        raise not_found(assistant_id)
+    return Known(assistants.Listing({assistant_id: row}), generations)
 
 
 async def _state(
     session: Session, assistant_id: int, generation: int | None, known: Known | None, fresh: bool
 ) -> Snapshot:
+    """The assistant as it is now, for the lease's generation: this process's snapshot (unless
+    `fresh`), else the row of a list read for this call if no change was sent to it since, else a read."""
     if not fresh:
         snap = _cached(session, assistant_id, generation)
         if snap is not None:
             return snap
-        if known is not None and known.generations.get(assistant_id, (0, False)) == (generation or 0, False):
-            row = known.listing.get(assistant_id)
-            if row is None:
-                raise not_found(assistant_id)
-            return _snapshot(session, row, generation)
+    if known is not None and known.generations.get(assistant_id, (0, False)) == (generation or 0, False):
+        row = known.listing.get(assistant_id)
+        if row is None:
+            raise not_found(assistant_id)
+        return _snapshot(session, row, generation)
     row = await assistants.find(session.lookups, assistant_id, fresh=True)
     if row is None:
         raise not_found(assistant_id)
@@ -201,8 +210,8 @@ async def send(
     seen = session.lookups.cache.peek(_snapshot_key(session, assistant_id)) is not None or (
         known is not None and known.listing.get(assistant_id) is not None
     )
-    if not seen and await assistants.find(session.lookups, assistant_id) is None:
-        raise not_found(assistant_id)
+    if not seen:
+        known = await read_known(session, assistant_id)
     async with trust.hold(session.caller.account, assistant_id) as held:
         journal = await trust.ready()
         generation = held.lease.generation if held.lease is not None else None

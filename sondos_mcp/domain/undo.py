@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, JsonValue
 
 from sondos_mcp import assistants
-from sondos_mcp.domain.changes import Applied, Snapshot, send
+from sondos_mcp.domain.changes import Applied, Snapshot, read_known, send
 from sondos_mcp.domain.session import Session
 from sondos_mcp.errors import ConfigurationError, InvalidArguments, SondosError, UpstreamNotFound
 from sondos_mcp.feedback import Problem
@@ -188,6 +188,9 @@ async def run_undo(session: Session, plan: UndoPlan) -> UndoResult:
     """Send the plan's restores, each rechecked under its assistant's lease; stop at the first failure."""
     journal = await journal_of(session)
     result = UndoResult(change_set=new_set_id() if len(plan.restores) > 1 or plan.target.startswith("set-") else None)
+    # Several assistants: the list is read once for all of them (a member another process changed
+    # since is read again on its turn); one: it is read afresh under its lease.
+    known = await read_known(session) if len({e.assistant_id for e, _ in plan.restores}) > 1 else None
     for entry, restore in plan.restores:
 
         async def recheck(
@@ -209,6 +212,7 @@ async def run_undo(session: Session, plan: UndoPlan) -> UndoResult:
                 session,
                 entry.assistant_id,
                 restore,
+                known=known,
                 fresh=True,
                 check=recheck,
                 change_set=result.change_set,

@@ -15,7 +15,6 @@ from sondos_mcp.journal.store import (
     ACQUIRE,
     COLUMNS,
     FINISH,
-    GENERATIONS,
     INSERT,
     MIGRATIONS,
     PRUNE,
@@ -32,6 +31,7 @@ from sondos_mcp.journal.store import (
     collect_latest,
     entry_from_row,
     filter_sql,
+    generations_sql,
     latest_params,
     latest_sql,
     release_params,
@@ -134,8 +134,8 @@ class PostgresJournal:
     async def release(self, lease: Lease, *, sent: bool) -> None:
         await self._write(RELEASE.format(p="%s"), release_params(self.api, lease, sent))
 
-    async def generations(self, account: str) -> dict[int, tuple[int, bool]]:
-        rows = await self._fetch(GENERATIONS.format(p="%s"), (time.time(), self.api, account))
+    async def generations(self, account: str, assistant_id: int | None = None) -> dict[int, tuple[int, bool]]:
+        rows = await self._fetch(*generations_sql("%s", self.api, account, assistant_id))
         return {int(a): (int(g), bool(h)) for a, g, h in rows}
 
     async def begin(self, change: NewChange) -> None:

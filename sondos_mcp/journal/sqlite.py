@@ -22,7 +22,6 @@ from sondos_mcp.journal.store import (
     ACQUIRE,
     COLUMNS,
     FINISH,
-    GENERATIONS,
     INSERT,
     MIGRATIONS,
     PRUNE,
@@ -39,6 +38,7 @@ from sondos_mcp.journal.store import (
     collect_latest,
     entry_from_row,
     filter_sql,
+    generations_sql,
     latest_params,
     latest_sql,
     release_params,
@@ -164,9 +164,9 @@ class SqliteJournal:
         params = release_params(self.api, lease, sent)
         await self._call(lambda c: c.execute(_RELEASE, params))
 
-    async def generations(self, account: str) -> dict[int, tuple[int, bool]]:
-        sql = GENERATIONS.format(p="?")
-        rows = await self._call(lambda c: c.execute(sql, (time.time(), self.api, account)).fetchall())
+    async def generations(self, account: str, assistant_id: int | None = None) -> dict[int, tuple[int, bool]]:
+        sql, params = generations_sql("?", self.api, account, assistant_id)
+        rows = await self._call(lambda c: c.execute(sql, params).fetchall())
         return {int(a): (int(g), bool(h)) for a, g, h in rows}
 
     async def begin(self, change: NewChange) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -149,8 +150,8 @@ class JournalStore(Protocol):
     async def release(self, lease: Lease, *, sent: bool) -> None:
         """Give the lease back; `sent`: a change went out under it (the generation moves on)."""
 
-    async def generations(self, account: str) -> dict[int, tuple[int, bool]]:
-        """Per assistant with a lease row: (generation, held now)."""
+    async def generations(self, account: str, assistant_id: int | None = None) -> dict[int, tuple[int, bool]]:
+        """Per assistant with a lease row (or just `assistant_id`'s): (generation, held now)."""
 
     async def begin(self, change: NewChange) -> None:
         """Record a change as pending, before it is sent (`AlreadyUndone` if it undoes an undone change)."""
@@ -297,6 +298,16 @@ GENERATIONS = (
     "SELECT assistant_id, generation, holder IS NOT NULL AND expires >= {p} FROM assistant_locks "
     "WHERE api = {p} AND account = {p}"
 )
+GENERATION_OF = GENERATIONS + " AND assistant_id = {p}"
+
+
+def generations_sql(p: str, api: str, account: str, assistant_id: int | None) -> tuple[str, tuple[Any, ...]]:
+    now = time.time()
+    if assistant_id is None:
+        return GENERATIONS.format(p=p), (now, api, account)
+    return GENERATION_OF.format(p=p), (now, api, account, assistant_id)
+
+
 UNDONE_BY = (
     "SELECT id FROM changes WHERE api = {p} AND account = {p} AND undoes = {p} "
     "AND outcome IN ('pending', 'applied', 'unknown') ORDER BY seq LIMIT 1"
