@@ -103,6 +103,13 @@ def start_http_server(
     return proc, base
 
 
+async def call(client: Client, tool: str, arguments: dict[str, Any], **kw: Any) -> tuple[bool, dict[str, Any], str]:
+    """One tool call through a real MCP session: (isError, structuredContent, the text blocks joined)."""
+    result = await client.call_tool(tool, arguments, **kw)
+    text = "\n".join(block.text for block in result.content if block.type == "text")
+    return bool(result.is_error), result.structured_content or {}, text
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

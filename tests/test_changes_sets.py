@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from mcp import Client
 
 from sondos_mcp.sandbox import SandboxServer
 from sondos_mcp.server import build_server
-from tests.conftest import make_settings
+from tests.conftest import call, make_settings
 
 pytestmark = pytest.mark.anyio
 
@@ -19,12 +18,6 @@ pytestmark = pytest.mark.anyio
 async def client(sandbox: SandboxServer, tmp_path: Path):
     async with Client(build_server(make_settings(sandbox.base_url, journal=str(tmp_path / "j.db")))) as session:
         yield session
-
-
-async def call(client: Client, tool: str, arguments: dict[str, Any], **kw: Any) -> tuple[bool, dict[str, Any], str]:
-    result = await client.call_tool(tool, arguments, **kw)
-    text = "\n".join(block.text for block in result.content if block.type == "text")
-    return bool(result.is_error), result.structured_content or {}, text
 
 
 async def test_a_change_set_by_name_query_previews_then_applies_with_progress(client: Client, sandbox: SandboxServer):

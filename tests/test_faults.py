@@ -431,6 +431,23 @@ def echo_live() -> Iterator[tuple[SandboxServer, BlockingPortal, Client, dict[st
             yield sandbox, portal, session, current
 
 
+def update_capturing_logs(portal: BlockingPortal, session: Client) -> tuple[Any, list[logging.LogRecord]]:
+    """update_assistant through the session, with every log record it causes, at DEBUG."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append  # type: ignore[method-assign]
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        result = portal.call(session.call_tool, "update_assistant", UPDATE)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    return result, records
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), key=api_keys(), status=st.sampled_from([200, 404, 422, 500]))
 def test_key_echoed_in_any_json_escaping_never_reaches_results_or_logs(echo_live, data, key: str, status: int):
@@ -444,18 +461,7 @@ def test_key_echoed_in_any_json_escaping_never_reaches_results_or_logs(echo_live
         raw = f'{{"message": "bad key {echo}!", "errors": {{"{echo}": ["{echo} is wrong"]}}}}'
     assert json.loads(raw)["message"].endswith((key, key + "!"))  # the echo really decodes to the key
     sandbox.state.fail_next(status, raw=raw, method="PUT")
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.DEBUG)
-    handler.emit = records.append  # type: ignore[method-assign]
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
-        result = portal.call(session.call_tool, "update_assistant", UPDATE)
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
+    result, records = update_capturing_logs(portal, session)
     seen = json.dumps(result.model_dump(mode="json"), ensure_ascii=False) + text_of(result)
     seen += "\n".join(r.getMessage() for r in records)
     token = key.split("|", 1)[1] if "|" in key else key
@@ -505,18 +511,7 @@ def test_key_echoed_in_base64_never_reaches_results_or_logs(echo_live, key: str,
         "errors": {"token": [f"got {echo}" for echo in echoes], blobs[0]: ["x"]},
     }
     sandbox.state.fail_next(status, body=body, method="PUT")
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.DEBUG)
-    handler.emit = records.append  # type: ignore[method-assign]
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
-        result = portal.call(session.call_tool, "update_assistant", UPDATE)
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
+    result, records = update_capturing_logs(portal, session)
     shown = json.dumps(result.structured_content, ensure_ascii=False) + text_of(result)
     logged = "\n".join(r.getMessage() for r in records)
     assert "canary-visible" in shown  # the echo's places do reach the result

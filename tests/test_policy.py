@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 from mcp import Client
@@ -13,7 +12,7 @@ from sondos_mcp.policy import PolicyError, load_policies
 from sondos_mcp.sandbox import SandboxServer
 from sondos_mcp.server import build_server
 from sondos_mcp.trust import Trust
-from tests.conftest import make_settings, server_command
+from tests.conftest import call, make_settings, server_command
 
 pytestmark = pytest.mark.anyio
 
@@ -24,12 +23,6 @@ def policy_file(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "policy.toml"
     path.write_text(text, "utf-8")
     return path
-
-
-async def call(client: Client, tool: str, arguments: dict[str, Any]) -> tuple[bool, dict[str, Any], str]:
-    result = await client.call_tool(tool, arguments)
-    text = "\n".join(block.text for block in result.content if block.type == "text")
-    return bool(result.is_error), result.structured_content or {}, text
 
 
 def server_with(sandbox: SandboxServer, tmp_path: Path, text: str):

@@ -10,17 +10,11 @@ from mcp import Client
 
 from sondos_mcp.sandbox import SandboxServer
 from sondos_mcp.tools import TOOLS_BY_NAME
-from tests.conftest import stdio_params
+from tests.conftest import call, stdio_params
 
 pytestmark = pytest.mark.anyio
 
 READ_TOOLS = ["list_assistants", "get_assistant", "list_voices", "list_languages", "list_models", "list_phone_numbers"]
-
-
-async def call(client: Client, tool: str, arguments: dict[str, Any]) -> tuple[bool, dict[str, Any], str]:
-    result = await client.call_tool(tool, arguments)
-    text = "\n".join(block.text for block in result.content if block.type == "text")
-    return result.is_error, result.structured_content or {}, text
 
 
 def conforms(tool: str, structured: dict[str, Any]) -> bool:

@@ -16,15 +16,9 @@ from pydantic import SecretStr
 
 from sondos_mcp.sandbox import DEMO_KEY, OTHER_KEY, SandboxServer
 from sondos_mcp.server import build_server
-from tests.conftest import make_settings
+from tests.conftest import call, make_settings
 
 pytestmark = pytest.mark.anyio
-
-
-async def call(client: Client, tool: str, arguments: dict[str, Any]) -> tuple[bool, dict[str, Any], str]:
-    result = await client.call_tool(tool, arguments)
-    text = "\n".join(block.text for block in result.content if block.type == "text")
-    return bool(result.is_error), result.structured_content or {}, text
 
 
 @pytest.fixture
