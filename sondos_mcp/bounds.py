@@ -133,7 +133,8 @@ def cap_result(result: CallToolResult, max_bytes: int) -> CallToolResult:
     text_budget = (max_bytes - reserve) // 4
     if structured is not None:
         structured = cutter.shrink(structured, max_bytes - reserve - text_budget, "result")
-    lines, used, left_out = [], 0, 0
+    lines: list[str] = []
+    used, left_out = 0, 0
     for line in text.split("\n"):
         size = len(line.encode()) + 1
         if used + size > text_budget:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, TypeAlias
 
 from pydantic import ValidationError
 
@@ -69,8 +69,8 @@ class Proposal:
         return self.resolved.get(name)
 
 
-class Stage(Protocol):
-    async def __call__(self, proposal: Proposal) -> None: ...
+# One step of the pipeline: reads the proposal and adds to (or refines) its problems.
+Stage: TypeAlias = Callable[[Proposal], Awaitable[None]]
 
 
 @dataclass
@@ -151,7 +151,6 @@ async def resolve_names(p: Proposal) -> None:
         p.resolved = dict(p.raw)
         _resolve_nested(p)
         return
-    props = list(props)
     targets: dict[str, list[tuple[str, Any, str]]] = {}  # documented name -> (given name, value, reading)
     unknown: list[str] = []
     for key, value in p.raw.items():

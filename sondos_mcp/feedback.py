@@ -149,7 +149,11 @@ class FeedbackBuilder:
         received = extra.pop("received", self.value_at(path))
         if _SECRET_NAME.search(path):
             received = REDACTED  # an agent that pastes a credential into a field must not see it echoed
-        optional = {"allowed": allowed_of(schema_at(self.schema, path)), "fix": fix, "candidates": candidates or None}
+        optional: dict[str, Any] = {
+            "allowed": allowed_of(schema_at(self.schema, path)),
+            "fix": fix,
+            "candidates": candidates or None,
+        }
         return Problem(
             field=path or "(arguments)",
             code=code,

@@ -37,10 +37,10 @@ class _Guard:
     cycle: Any
     _read_timer: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
         if len(self.connections) > self.max_connections:
-            transport.abort()
+            self.transport.abort()  # the stream transport uvicorn's connection_made has just kept
             return
         self._arm()
 

@@ -8,7 +8,7 @@ Conventions, each chosen so that the schema and the validator agree on every inp
 - strict types: "1.1" is not a number, 1 is not true, true is not 1;
 - a field is optional but not nullable, unless the docs give null a meaning
   (`phone_number_id` unassigns, `webhook_url` removes): such fields default to None
-  without being validated, so an explicit null is refused;
+  without being validated, so an explicit null is refused (`Omittable`);
 - an integer field accepts 20.0 as 20, because JSON Schema counts 20.0 as an integer;
 - unknown fields are refused.
 
@@ -18,7 +18,7 @@ URL) lives in `sondos_mcp.checking`, with the other checks beyond the schema.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -42,6 +42,24 @@ def _integral_float(value: Any) -> Any:
 
 
 Integer = Annotated[int, BeforeValidator(_integral_float)]
+
+if TYPE_CHECKING:
+    _T = TypeVar("_T")
+    Omittable: TypeAlias = _T | None
+else:
+
+    class Omittable:
+        """`x: Omittable[T] = Field(None)`: an optional argument that is not nullable.
+
+        Omitted, it is None (defaults are not validated), so type checkers see `T | None`; given,
+        it is validated as `T`, because pydantic sees exactly `T`: an explicit null is refused and
+        the schema has no `null`. (`T | None` would accept null and advertise it, and put
+        constraints such as `ge` on an `Integer` into the schema under pydantic's own names.)
+        """
+
+        def __class_getitem__(cls, item: Any) -> Any:
+            return item
+
 
 # Assistant ids are Laravel `id()` keys (BIGINT) read by PHP, whose integers are signed 64-bit:
 # nothing above PHP_INT_MAX can name a row, and a larger number would reach the API as a float.

@@ -212,7 +212,7 @@ def field_for(name: str, valid: tuple[str, ...] | list[str], scope: str = "") ->
         if unit == SWITCH:
             if target in valid and target in _switches():
                 return target, None
-        elif target in valid and (unit is None or _unit_fits(target, unit)):
+        elif target is not None and target in valid and (unit is None or _unit_fits(target, unit)):
             return target, unit
     # A spelling slip of a documented name (speach_speed); only close ones, never a guess.
     close = difflib.get_close_matches(key, list(valid), n=2, cutoff=0.85)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 from mcp import Client
+from pydantic import ValidationError
 
 from sondos_mcp.tools import TOOLS
 from tests.snapshots import SNAPSHOT_DIR, dumps, tool_schemas, write_snapshots
@@ -133,6 +134,18 @@ def test_schemas_are_self_contained_valid_2020_12(tool):
         assert "$defs" not in text
         assert schema["type"] == "object"
         Draft202012Validator.check_schema(schema)
+
+
+@pytest.mark.parametrize("tool", TOOLS, ids=lambda t: t.name)
+def test_a_property_without_null_in_its_schema_refuses_null(tool):
+    """Optional is not nullable (`Omittable`): where the schema has no null, the model refuses an explicit null."""
+    for name, prop in tool.input_schema["properties"].items():
+        types = prop.get("type", [])
+        if "null" in ([types] if isinstance(types, str) else types):
+            continue
+        with pytest.raises(ValidationError) as refused:
+            tool.input_model.model_validate({name: None})
+        assert (name,) in [e["loc"][:1] for e in refused.value.errors()], name
 
 
 async def test_tools_list_advertises_generated_schemas_and_annotations(client: Client):

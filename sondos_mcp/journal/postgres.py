@@ -6,6 +6,7 @@ Migrations run under an advisory lock, so replicas starting together migrate onc
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -169,7 +170,7 @@ class PostgresJournal:
         row = await self._fetch(f"SELECT {COLUMNS} FROM changes WHERE id = %s{clause}", (change_id, *extra), one=True)
         return entry_from_row(row) if row else None
 
-    async def later(self, account: str, assistant_id: int, after_seq: int) -> list[ChangeEntry]:
+    async def later(self, account: str, assistant_id: int, after_seq: int) -> builtins.list[ChangeEntry]:
         clause, extra = scope("%s", self.api, account)
         sql = f"SELECT {COLUMNS} FROM changes WHERE assistant_id = %s AND seq > %s{clause} ORDER BY seq"
         return [entry_from_row(r) for r in await self._fetch(sql, (assistant_id, after_seq, *extra))]

@@ -7,6 +7,7 @@ own lock (busy timeout), never see a half-written row, and never lose one.
 
 from __future__ import annotations
 
+import builtins
 import os
 import sqlite3
 import threading
@@ -198,7 +199,7 @@ class SqliteJournal:
         row = await self._call(lambda c: c.execute(sql, (change_id, *extra)).fetchone())
         return entry_from_row(row) if row else None
 
-    async def later(self, account: str, assistant_id: int, after_seq: int) -> list[ChangeEntry]:
+    async def later(self, account: str, assistant_id: int, after_seq: int) -> builtins.list[ChangeEntry]:
         clause, extra = scope("?", self.api, account)
         sql = f"SELECT {COLUMNS} FROM changes WHERE assistant_id = ? AND seq > ?{clause} ORDER BY seq"
         rows = await self._call(lambda c: c.execute(sql, (assistant_id, after_seq, *extra)).fetchall())

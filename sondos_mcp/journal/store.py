@@ -14,6 +14,7 @@ since it last looked.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import secrets
@@ -165,7 +166,7 @@ class JournalStore(Protocol):
 
     async def get(self, account: str, change_id: str) -> ChangeEntry | None: ...
 
-    async def later(self, account: str, assistant_id: int, after_seq: int) -> list[ChangeEntry]:
+    async def later(self, account: str, assistant_id: int, after_seq: int) -> builtins.list[ChangeEntry]:
         """Entries for this assistant written after `after_seq`, oldest first."""
 
     async def latest_values(self, account: str, assistant_id: int, fields: Sequence[str]) -> dict[str, Last]:

@@ -147,8 +147,9 @@ def build_app(state: SandboxState) -> Starlette:
         errors.update(_business_rules(state, user, body, errors))
         if errors:
             return JSONResponse({"message": "Validation failed", "errors": errors}, 422)
-        request.state.received.prior = {name: _as_set(name, record.get(STORED_NAME.get(name, name))) for name in body}
-        for name, value in body.items():
+        fields: dict[str, Any] = body  # a JSON object: its keys are strings
+        request.state.received.prior = {name: _as_set(name, record.get(STORED_NAME.get(name, name))) for name in fields}
+        for name, value in fields.items():
             if name == "calls_direction":
                 value = "inbound" if value == "receive" else "outbound"
             elif name in _STORED_AS_INT:

@@ -114,5 +114,5 @@ def laravel_errors(validator: Any, body: Any) -> dict[str, list[str]]:
 def _laravel_type(value: Any) -> str:
     names = {"integer": "an integer", "number": "a number", "boolean": "true or false", "string": "a string"}
     names |= {"array": "an array", "object": "an object", "null": "null"}
-    types = value if isinstance(value, list) else [value]
+    types: list[str] = value if isinstance(value, list) else [value]
     return " or ".join(names.get(t, t) for t in types if t != "null")

@@ -13,7 +13,7 @@ from sondos_mcp import assistants
 from sondos_mcp.domain.changes import apply_change, not_found
 from sondos_mcp.domain.checks import check_update
 from sondos_mcp.errors import InvalidArguments
-from sondos_mcp.model import MAX_ID, Integer, UpdateAssistantArgs
+from sondos_mcp.model import MAX_ID, Integer, Omittable, UpdateAssistantArgs
 from sondos_mcp.preview import Change, diff, stored_to_update
 from sondos_mcp.references import rows_of
 from sondos_mcp.results import Outcome, success
@@ -101,7 +101,7 @@ async def _preview(ctx: ToolContext, assistant_id: int, body: dict[str, Any], wa
 class ListAssistantsArgs(Args):
     page: Integer = Field(1, ge=1)
     per_page: Integer = Field(20, ge=1, le=100)
-    query: str = Field(None, description="Name filter, searches all pages", min_length=1)
+    query: Omittable[str] = Field(None, description="Name filter, searches all pages", min_length=1)
 
 
 class AssistantRow(BaseModel):
@@ -194,11 +194,11 @@ def _short(value: Any, limit: int = 80) -> str:
 
 
 class VoicesArgs(Args):
-    mode: Literal["pipeline", "multimodal"] = Field(None)
+    mode: Omittable[Literal["pipeline", "multimodal"]] = Field(None)
 
 
 class PhoneArgs(Args):
-    type: Literal["inbound", "outbound"] = Field(None)
+    type: Omittable[Literal["inbound", "outbound"]] = Field(None)
 
 
 class NoArgs(Args):

@@ -17,7 +17,7 @@ from sondos_mcp.errors import InvalidArguments
 from sondos_mcp.feedback import FeedbackBuilder, Problem
 from sondos_mcp.journal import ChangeEntry, ChangeFilter
 from sondos_mcp.journal.store import Before, iso_utc
-from sondos_mcp.model import MAX_ID, Integer
+from sondos_mcp.model import MAX_ID, Integer, Omittable
 from sondos_mcp.results import Outcome, refusal, success
 from sondos_mcp.schema import input_schema
 from sondos_mcp.tools.base import Args, ToolContext, ToolSpec, overwrites, parse, read_only
@@ -29,12 +29,12 @@ ID_PATTERN = r"^(chg|set)-[0-9a-f]{10}$"
 
 
 class ListChangesArgs(Args):
-    assistant_id: Integer = Field(None, ge=1, le=MAX_ID)
-    actor: str = Field(None, min_length=1)
-    since: str = Field(None, description="ISO time")
-    until: str = Field(None)
-    outcome: Literal["applied", "refused", "failed", "unknown"] = Field(None)
-    cursor: Integer = Field(None, description="next_cursor", le=2**63 - 1)
+    assistant_id: Omittable[Integer] = Field(None, ge=1, le=MAX_ID)
+    actor: Omittable[str] = Field(None, min_length=1)
+    since: Omittable[str] = Field(None, description="ISO time")
+    until: Omittable[str] = Field(None)
+    outcome: Omittable[Literal["applied", "refused", "failed", "unknown"]] = Field(None)
+    cursor: Omittable[Integer] = Field(None, description="next_cursor", le=2**63 - 1)
     limit: Integer = Field(20, ge=1, le=100)
 
 
@@ -216,8 +216,8 @@ async def _confirm_undo(session: Session, plan: UndoPlan) -> None:
 
 
 class UpdateAssistantsArgs(Args):
-    ids: list[Integer] = Field(None, min_length=1, max_length=100)
-    query: str = Field(None, min_length=1, description="Name filter, instead of ids")
+    ids: Omittable[list[Integer]] = Field(None, min_length=1, max_length=100)
+    query: Omittable[str] = Field(None, min_length=1, description="Name filter, instead of ids")
     changes: dict[str, Any] = Field(
         description="update_assistant fields, no id", json_schema_extra={"minProperties": 1}
     )
