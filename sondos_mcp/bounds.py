@@ -26,6 +26,9 @@ def escape_text(text: str) -> str:
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _utf8_size(text: str, limit: int) -> int:
     """`text`'s length in UTF-8 bytes (a lone surrogate, which JSON can carry, as 3), or any number
     above `limit` once it is sure to be: never encodes more than `limit` characters."""
@@ -41,6 +44,7 @@ def argument_problem(arguments: Any, *, max_values: int, max_depth: int, max_byt
     """
     stack: list[tuple[Any, int]] = [(arguments, 1)]
     values = size = 0
+    texts: list[str] = []  # non-ASCII keys and values, looked at once the size is known to be bounded
     while stack:
         value, depth = stack.pop()
         if depth > max_depth:
@@ -52,6 +56,8 @@ def argument_problem(arguments: Any, *, max_values: int, max_depth: int, max_byt
                     size += _utf8_size(key, max_bytes - size)
                     if size > max_bytes:
                         break
+                    if not key.isascii():
+                        texts.append(key)
                 stack.extend((v, depth + 1) for v in value.values())
         elif isinstance(value, list):
             values += len(value)
@@ -59,10 +65,21 @@ def argument_problem(arguments: Any, *, max_values: int, max_depth: int, max_byt
                 stack.extend((v, depth + 1) for v in value)
         elif isinstance(value, str):
             size += _utf8_size(value, max_bytes - size)
+            if not value.isascii():
+                texts.append(value)
         if values > max_values:
             return _too_large(f"hold more than {max_values} values (fields and list items, nested)")
         if size > max_bytes:
             return _too_large(f"hold more than {max_bytes} bytes of text")
+    if any(_SURROGATE.search(text) for text in texts):
+        # JSON can carry a lone surrogate (\ud800); no text holds one, and nothing downstream
+        # (the checks' echo of the value, the request to the API) could encode it.
+        return Problem(
+            field="(arguments)",
+            code="invalid_text",
+            message="the arguments hold text that is not valid Unicode (a lone surrogate such as \\ud800); "
+            "nothing was checked or sent. Send the text as it was meant, in UTF-8.",
+        )
     return None
 
 

@@ -293,6 +293,26 @@ async def test_oversized_arguments_are_refused_before_any_work(
 
 
 @pytest.mark.parametrize(
+    "arguments",
+    [
+        {"id": 12, "system_prompt": "hello \ud800 there"},
+        {"id": 12, "assistant_name": "\udfff"},
+        {"id": 12, "post_call_schema": [{"name": "x\udc00", "type": "string", "description": "d"}]},
+    ],
+    ids=["in-a-value", "alone", "nested"],
+)
+async def test_text_that_is_not_unicode_is_refused_as_such_not_an_internal_error(
+    client: Client, sandbox: SandboxServer, arguments: dict[str, Any]
+):
+    """A lone surrogate (JSON can carry one; no text holds one) gets a clear structured refusal."""
+    result = await client.call_tool("update_assistant", arguments)
+    assert result.is_error
+    (problem,) = result.structured_content["problems"]
+    assert problem["code"] == "invalid_text"
+    assert sandbox.state.updates() == []
+
+
+@pytest.mark.parametrize(
     "text",
     ["x" * 262_000, "ع" * 131_000, "😀" * 65_500],
     ids=["ascii", "arabic", "emoji"],
