@@ -16,17 +16,12 @@ from __future__ import annotations
 
 import builtins
 import json
-import os
 import secrets
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
-
-if TYPE_CHECKING:
-    from sondos_mcp.config import Settings
+from typing import Any, Literal, Protocol
 
 Outcome = Literal["pending", "applied", "refused", "failed", "unknown"]
 OUTCOMES: tuple[str, ...] = ("pending", "applied", "refused", "failed", "unknown")
@@ -391,28 +386,3 @@ def filter_sql(flt: ChangeFilter, p: str, api: str) -> tuple[str, list[Any]]:
         clauses.append(f"outcome = {p}")
         params.append(flt.outcome)
     return " WHERE " + " AND ".join(clauses), params
-
-
-def default_journal_path() -> Path:
-    """The journal's file in the user's data directory (XDG on Linux, the platform's elsewhere)."""
-    if os.name == "nt":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif os.uname().sysname == "Darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "sondos-mcp" / "journal.sqlite3"
-
-
-def open_journal(settings: Settings) -> JournalStore | None:
-    """The configured store (not yet opened: `open()` connects and migrates); None when the journal is off."""
-    if settings.journal_url is not None:
-        from sondos_mcp.journal.postgres import PostgresJournal
-
-        return PostgresJournal(settings.journal_url.get_secret_value(), api=settings.api_base)
-    if settings.journal.strip().lower() == "off":
-        return None
-    from sondos_mcp.journal.sqlite import SqliteJournal
-
-    path = default_journal_path() if settings.journal.strip() in ("", "default") else Path(settings.journal)
-    return SqliteJournal(path.expanduser(), api=settings.api_base)
