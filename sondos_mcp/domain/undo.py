@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, JsonValue
 
 from sondos_mcp import assistants
-from sondos_mcp.domain.changes import Applied, Snapshot, read_known, send
+from sondos_mcp.domain.changes import Applied, Planned, Snapshot, confirm_if_needed, read_known, send
 from sondos_mcp.domain.session import Session
 from sondos_mcp.errors import ConfigurationError, InvalidArguments, SondosError, UpstreamNotFound
 from sondos_mcp.feedback import Problem
@@ -175,6 +175,20 @@ def _policy_check(
         problems += policy.problems(schema, {"id": entry.assistant_id, **restore}, entry.assistant_id, name)
     if problems:
         raise InvalidArguments(problems)
+
+
+async def confirm_undo(session: Session, plan: UndoPlan) -> None:
+    """Ask the person first when policy says so: each restore shown as what the change set → what it restores."""
+    planned = [
+        Planned(
+            entry.assistant_id,
+            restore,
+            {f: Before(True, entry.fields[f], "journal") for f in restore},
+            entry.assistant_name,
+        )
+        for entry, restore in plan.restores
+    ]
+    await confirm_if_needed(session, planned, verb="Undo: change")
 
 
 @dataclass

@@ -10,9 +10,8 @@ from mcp_types import CallToolResult
 from pydantic import BaseModel, Field, JsonValue
 
 from sondos_mcp.domain.change_sets import Member, apply_set, choose, plan_set
-from sondos_mcp.domain.changes import Planned, confirm_if_needed
 from sondos_mcp.domain.session import Session
-from sondos_mcp.domain.undo import UndoField, UndoPlan, effective_outcome, journal_of, plan_undo, run_undo, show
+from sondos_mcp.domain.undo import UndoField, confirm_undo, effective_outcome, journal_of, plan_undo, run_undo, show
 from sondos_mcp.errors import InvalidArguments
 from sondos_mcp.feedback import FeedbackBuilder, Problem
 from sondos_mcp.journal import ChangeEntry, ChangeFilter
@@ -178,7 +177,7 @@ async def undo_change(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToo
         head = f"Undo preview for {args.id}; nothing was sent"
         outcome = UndoOutcome(ok=True, message=head, applied=False, undoes=args.id, fields=plan.report)
         return success(outcome, "\n".join([head + ":", *lines, "Call again without dry_run to undo."]))
-    await _confirm_undo(session, plan)
+    await confirm_undo(session, plan)
     result = await run_undo(session, plan)
     head = f"Undid {args.id}: {len(plan.report) - len(refused)} field(s) restored" + (
         f", {len(refused)} refused" if refused else ""
@@ -197,19 +196,6 @@ async def undo_change(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToo
     )
     tail = f"This undo is {result.change_set or result.change_ids[0]}; undo_change on it reverts the undo."
     return (refusal if result.failure else success)(outcome, "\n".join([head + ":", *lines, tail]))
-
-
-async def _confirm_undo(session: Session, plan: UndoPlan) -> None:
-    planned = [
-        Planned(
-            entry.assistant_id,
-            restore,
-            {f: Before(True, entry.fields[f], "journal") for f in restore},
-            entry.assistant_name,
-        )
-        for entry, restore in plan.restores
-    ]
-    await confirm_if_needed(session, planned, verb="Undo: change")
 
 
 # --- update_assistants (change sets) ---------------------------------------------------------
