@@ -61,7 +61,7 @@ def change(assistant_id: int = 12, actor: str = "os:alice", **kw: Any) -> NewCha
     values: dict[str, Any] = {
         "assistant_id": assistant_id,
         "fields": {"max_call_duration": 300},
-        "before": {"max_call_duration": Before(True, 600, "stored")},
+        "before": {"max_call_duration": Before(True, 600, "api")},
         "actor": actor,
         "account": ACCOUNT,
         "assistant_name": "Riyadh Sales",

@@ -148,7 +148,9 @@ async def test_failed_lookup_does_not_block_the_update_and_warns(client: Client,
     is_error, structured, text = await call(client, "update_assistant", {"id": 12, "voice_id": 1})
     assert not is_error, structured
     assert len(sandbox.state.updates()) == 1
-    assert any("voice_id could not be checked" in w for w in structured["warnings"])
+    (warning,) = structured["warnings"]
+    assert (warning["code"], warning["fields"]) == ("unchecked_reference", ["voice_id"])
+    assert "voice_id could not be checked" in warning["message"]
     assert "Warning" in text
 
 

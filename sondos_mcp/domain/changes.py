@@ -25,8 +25,9 @@ import anyio
 from sondos_mcp import assistants, confirm
 from sondos_mcp.domain.session import Session
 from sondos_mcp.errors import JournalError, JournalUnavailable, SondosError, UpstreamNotFound
+from sondos_mcp.feedback import Notice
 from sondos_mcp.journal import JournalStore, NewChange
-from sondos_mcp.journal.store import Before
+from sondos_mcp.journal.store import Before, utc_now
 from sondos_mcp.preview import stored_to_update
 from sondos_mcp.trust import Held
 
@@ -88,11 +89,13 @@ async def before_values(
         for name in unread:
             entry = last.get(name)
             if entry is not None:
-                snap.known[name] = Before(True, entry.value, "journal") if entry.known else Before(False)
+                snap.known[name] = (
+                    Before(True, entry.value, "journal", entry.at, entry.change_id) if entry.known else Before(False)
+                )
     out: dict[str, Before] = {}
     for name in fields:
         if name in snap.settings:
-            out[name] = Before(True, snap.settings[name], "stored")
+            out[name] = Before(True, snap.settings[name], "api")
         else:
             out[name] = snap.known.get(name, Before(False))
     return out
@@ -138,7 +141,7 @@ class Applied:
     change_id: str | None
     before: dict[str, Before]
     assistant_name: str | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Notice] = field(default_factory=list)
 
 
 Check = Callable[[Snapshot, dict[str, Before]], Awaitable[None]]
@@ -250,7 +253,10 @@ async def send(
             with anyio.CancelScope(shield=True):
                 kept = await _finish(journal, change, outcome, detail, held)
                 _remember(session, snap, change, outcome if kept else "unknown", generation)
-    warnings = [] if kept else ["the outcome could not be journaled; the entry reads as unknown"]
+    unrecorded = Notice(
+        code="outcome_unrecorded", message="the outcome could not be journaled; the entry reads as unknown"
+    )
+    warnings = [] if kept else [unrecorded]
     return Applied(answer, change.id if journal else None, before, snap.name, warnings)
 
 
@@ -275,11 +281,12 @@ async def _finish(
 def _remember(session: Session, snap: Snapshot, change: NewChange, outcome: str, generation: int | None) -> None:
     """Keep the snapshot in step with a change this process sent (the generation it moved to)."""
     if outcome == "applied":
+        finished = utc_now()
         for name, value in change.fields.items():
             if name in snap.settings:
                 snap.settings[name] = value
             else:
-                snap.known[name] = Before(True, value, "journal")
+                snap.known[name] = Before(True, value, "journal", finished, change.id)
         snap.generation = None if generation is None else generation + 1
     elif outcome in ("refused", "failed"):
         # Nothing changed upstream, but the lease's generation moved on.

@@ -45,20 +45,31 @@ def new_set_id() -> str:
     return "set-" + secrets.token_hex(5)
 
 
+Source = Literal["api", "journal", "unknown"]
+
+
 @dataclass(frozen=True)
 class Before:
-    """The value a change replaced: read from the stored assistant, from this journal, or unknown."""
+    """What a field holds, as far as this server can tell: read from the API's list (`api`), last set
+    through this journal (`journal`: when, and by which change; changes made elsewhere since cannot be
+    seen), or `unknown`. What a change replaced is recorded as one."""
 
     known: bool
     value: Any = None
-    source: Literal["stored", "journal", "unknown"] = "unknown"
+    source: Source = "unknown"
+    at: str | None = None  # journal: when that change finished
+    change_id: str | None = None  # journal: the change that set it
 
     def to_json(self) -> dict[str, Any]:
-        return {"known": self.known, "value": self.value, "source": self.source}
+        out = {"known": self.known, "value": self.value, "source": self.source}
+        return out | ({"at": self.at, "change_id": self.change_id} if self.change_id else {})
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Before:
-        return cls(bool(data.get("known")), data.get("value"), data.get("source", "unknown"))
+        # "stored": what entries written before the rename call `api`.
+        sources: dict[str, Source] = {"stored": "api", "api": "api", "journal": "journal"}
+        source = sources.get(str(data.get("source")), "unknown")
+        return cls(bool(data.get("known")), data.get("value"), source, data.get("at"), data.get("change_id"))
 
 
 @dataclass(frozen=True)

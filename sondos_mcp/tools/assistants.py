@@ -13,6 +13,7 @@ from sondos_mcp import assistants
 from sondos_mcp.domain.changes import apply_change, not_found
 from sondos_mcp.domain.checks import check_update
 from sondos_mcp.errors import InvalidArguments
+from sondos_mcp.feedback import Notice
 from sondos_mcp.model import MAX_ID, Integer, Omittable, UpdateAssistantArgs
 from sondos_mcp.preview import Change, diff, stored_to_update
 from sondos_mcp.references import rows_of
@@ -65,13 +66,13 @@ async def update_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> Ca
         warnings=(warnings + applied.warnings) or None,
         change_id=applied.change_id,
     )
-    lines = [f"Updated {label}: {', '.join(changed)}."] + [f"Warning: {w}" for w in warnings + applied.warnings]
+    lines = [f"Updated {label}: {', '.join(changed)}."] + [w.line() for w in warnings + applied.warnings]
     if applied.change_id:
         lines.append(f"Journaled as {applied.change_id}; undo_change reverts it.")
     return success(outcome, "\n".join(lines))
 
 
-async def _preview(ctx: ToolContext, assistant_id: int, body: dict[str, Any], warnings: list[str]) -> CallToolResult:
+async def _preview(ctx: ToolContext, assistant_id: int, body: dict[str, Any], warnings: list[Notice]) -> CallToolResult:
     row = await assistants.find(ctx.lookups, assistant_id)
     if row is None:
         raise not_found(assistant_id)
@@ -81,7 +82,7 @@ async def _preview(ctx: ToolContext, assistant_id: int, body: dict[str, Any], wa
         before = json.dumps(c.before, ensure_ascii=False) if c.before_known else "unknown"
         mark = "" if c.changed is not False else " (no change)"
         lines.append(f"- {c.field}: {before} → {json.dumps(c.after, ensure_ascii=False)}{mark}")
-    lines += [f"Warning: {w}" for w in warnings]
+    lines += [w.line() for w in warnings]
     lines.append("Call again without dry_run to apply.")
     outcome = UpdateOutcome(
         ok=True,
