@@ -25,7 +25,7 @@ from typing import Any, TypeAlias
 from pydantic import ValidationError
 
 from sondos_mcp.feedback import FeedbackBuilder, Fix, Notice, Problem, apply_fixes
-from sondos_mcp.model import NOTHING_TO_UPDATE, WEBHOOK_CONFLICT, UpdateAssistantArgs
+from sondos_mcp.model import NOTHING_TO_UPDATE, TOOL_ONLY, WEBHOOK_CONFLICT, UpdateAssistantArgs
 from sondos_mcp.references import Lookups, check_references
 from sondos_mcp.vocabulary import NESTED_NAMES, NUMBER_KIND, field_for, judge_timezone, parse_number_text
 
@@ -306,7 +306,7 @@ async def rules(p: Proposal) -> None:
                 WEBHOOK_CONFLICT + ": give the webhook's URL, or set is_webhook_active false to turn it off",
             )
         )
-    if not set(p.raw) - {"id", "dry_run"}:
+    if not set(p.raw) - set(TOOL_ONLY):
         p.problems.append(builder.problem("", "nothing_to_update", NOTHING_TO_UPDATE, received=dict(p.raw)))
     tz = r.get("timezone")
     if isinstance(tz, str) and p.problem_at("timezone") is None:

@@ -106,27 +106,32 @@ def parse(model: type[BaseModel], arguments: Mapping[str, Any]) -> Any:
         raise InvalidArguments(problems, suggested_arguments(arguments, problems)) from None
 
 
-ERROR_ONLY = ("error", "problems", "suggested_arguments")
+# Left out of output schemas: what only error results carry, and the warnings any result may carry
+# (the text says them too). Clients check only successful results against the schema, every listed
+# property costs tokens in every conversation, and extra properties still conform.
+UNLISTED = ("error", "problems", "suggested_arguments", "warnings")
 
 
 @functools.cache
 def output_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The success shape. Fields only error results carry are left out: clients check only successful
-    results against it, every listed property costs tokens, and extra properties still conform."""
+    """The success shape, without the `UNLISTED` properties."""
     schema = model_schema(model, first=("ok", "message"), shallow=True)
-    schema["properties"] = {k: v for k, v in schema["properties"].items() if k not in ERROR_ONLY}
+    schema["properties"] = {k: v for k, v in schema["properties"].items() if k not in UNLISTED}
     return schema
 
 
-def read_only(title: str, *, open_world: bool = True) -> ToolAnnotations:
+# The tool's title is the Tool's own `title`; repeating it in the annotations costs tokens and says nothing.
+
+
+def read_only(*, open_world: bool = True) -> ToolAnnotations:
     """A tool that changes nothing; `open_world` False when it reads only this server's own state."""
     return ToolAnnotations(
-        title=title, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=open_world
+        read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=open_world
     )
 
 
-def overwrites(title: str, *, idempotent: bool) -> ToolAnnotations:
+def overwrites(*, idempotent: bool) -> ToolAnnotations:
     """A tool that changes live assistants' settings (always destructive: a setting is overwritten)."""
     return ToolAnnotations(
-        title=title, read_only_hint=False, destructive_hint=True, idempotent_hint=idempotent, open_world_hint=True
+        read_only_hint=False, destructive_hint=True, idempotent_hint=idempotent, open_world_hint=True
     )
