@@ -325,7 +325,7 @@ def open_journal(settings: Settings) -> JournalStore | None:
         return PostgresJournal(settings.journal_url.get_secret_value(), api=settings.api_base)
     if settings.journal.strip().lower() == "off":
         return None
+    from sondos_mcp.journal.setting import sqlite_path
     from sondos_mcp.journal.sqlite import SqliteJournal
 
-    path = default_journal_path() if settings.journal.strip() in ("", "default") else Path(settings.journal)
-    return SqliteJournal(path.expanduser(), api=settings.api_base)
+    return SqliteJournal(sqlite_path(settings), api=settings.api_base)
