@@ -77,6 +77,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"sondos-mcp: SONDOS_POLICY: {exc}", file=sys.stderr)
             return 2
 
+    # A journal that cannot work stops start-up, naming its variable (SONDOS_JOURNAL=off is never checked).
+    from sondos_mcp.journal import check_setting
+
+    problem = check_setting(settings)
+    if problem is not None:
+        print(f"sondos-mcp: {problem}", file=sys.stderr)
+        return 2
+
     sandbox = None
     if args.sandbox:
         from sondos_mcp.sandbox import DEMO_KEY, SandboxServer

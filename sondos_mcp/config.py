@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_BASE_URL = "https://app.sondos-ai.com/api"
 ENV_PREFIX = "SONDOS_"
 # Never echoed back in an error message, whatever is wrong with them.
-SECRET_FIELDS = frozenset({"api_key", "http_tokens"})
+SECRET_FIELDS = frozenset({"api_key", "http_tokens", "journal_url"})
 
 
 _TOKEN_NAME = re.compile(r"^([A-Za-z][A-Za-z0-9_.@-]{0,63}):(.+)$")
@@ -37,7 +37,8 @@ def _named(entry: str) -> tuple[str, str]:
 class Settings(BaseSettings):
     """Everything the server needs to know; `SONDOS_*` environment variables fill it."""
 
-    model_config = SettingsConfigDict(env_prefix="SONDOS_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refusal printed whole (a worker's traceback) never shows a secret's value.
+    model_config = SettingsConfigDict(env_prefix="SONDOS_", extra="ignore", frozen=True, hide_input_in_errors=True)
 
     api_key: SecretStr | None = Field(None, description="Sondos API key (Bearer token)")
     base_url: str = Field(DEFAULT_BASE_URL, description="Base URL of the Sondos REST API")
@@ -99,6 +100,22 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"must be an absolute http(s) URL such as {DEFAULT_BASE_URL}")
         return value.strip()
+
+    @field_validator("journal_url", mode="before")
+    @classmethod
+    def _postgres_url(cls, value: object) -> object:
+        """Only a PostgreSQL URL with a host; empty means unset. The message never repeats the URL."""
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(text, str):
+            return value
+        if not text.strip():
+            return None
+        from sondos_mcp.journal.setting import url_problem
+
+        problem = url_problem(text.strip())
+        if problem is not None:
+            raise ValueError(problem)
+        return SecretStr(text.strip())
 
     @model_validator(mode="after")
     def _tokens_file_readable(self) -> Settings:
