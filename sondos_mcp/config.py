@@ -110,7 +110,7 @@ class Settings(BaseSettings):
             return value
         if not text.strip():
             return None
-        from sondos_mcp.journal.setting import url_problem
+        from sondos_mcp.journal_url import url_problem
 
         problem = url_problem(text.strip())
         if problem is not None:

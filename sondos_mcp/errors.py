@@ -57,6 +57,20 @@ class JournalError(SondosError):
     journal_word = "failed"
 
 
+class JournalSettingError(JournalError):
+    """The journal's setting cannot work; `reason` says why without repeating a secret."""
+
+    def __init__(self, setting: str, reason: str) -> None:
+        super().__init__(f"{reason} ({setting})")
+        self.setting = setting
+        self.reason = reason
+
+    @property
+    def line(self) -> str:
+        """The start-up line: the variable, then why."""
+        return f"{self.setting}: {self.reason}"
+
+
 class JournalUnavailable(JournalError):
     """The change could not be journaled (or the journal is gone), so it was not sent."""
 

@@ -62,7 +62,7 @@ def configure_logging(settings: Settings) -> None:
     """Logging for a process that serves requests: the CLI's, and each HTTP worker's (same level, same redaction)."""
     secrets = [settings.api_key.get_secret_value()] if settings.api_key else []
     if settings.journal_url is not None:
-        from sondos_mcp.journal.setting import DRIVER_LOGGERS, url_secrets
+        from sondos_mcp.journal_url import DRIVER_LOGGERS, url_secrets
 
         journal = url_secrets(settings.journal_url.get_secret_value())
         secrets += journal

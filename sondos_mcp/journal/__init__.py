@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sondos_mcp.errors import JournalError
-from sondos_mcp.journal.setting import JournalSettingError, check_setting, default_journal_path, sqlite_path
+from sondos_mcp.errors import JournalError, JournalSettingError
+from sondos_mcp.journal.setting import check_setting, default_journal_path, sqlite_path
 from sondos_mcp.journal.store import (
     OUTCOMES,
     ChangeEntry,

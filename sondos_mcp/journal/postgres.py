@@ -18,8 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import anyio
 
-from sondos_mcp.errors import AlreadyUndone, JournalError
-from sondos_mcp.journal.setting import DRIVER_LOGGERS, JOURNAL_URL, JournalSettingError, place, url_problem, url_secrets
+from sondos_mcp.errors import AlreadyUndone, JournalError, JournalSettingError
 from sondos_mcp.journal.store import (
     ACQUIRE,
     COLUMNS,
@@ -47,6 +46,7 @@ from sondos_mcp.journal.store import (
     scope,
     utc_now,
 )
+from sondos_mcp.journal_url import DRIVER_LOGGERS, JOURNAL_URL, place, url_problem, url_secrets
 from sondos_mcp.logs import redact_loggers
 
 _LOCK_KEY = 0x50DD05  # advisory lock id for migrations
