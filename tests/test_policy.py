@@ -61,6 +61,7 @@ async def test_a_denied_field_is_absent_from_the_schema_and_refused_unsent(sandb
 async def test_tighter_bounds_are_advertised_and_enforced(sandbox: SandboxServer, tmp_path: Path):
     """[bounds] max_call_duration max 600: the schema says 600, 900 is refused unsent, 600 is applied."""
     text = "[bounds]\nmax_call_duration = { max = 600 }\nspeech_speed = { min = 0.9 }\n"
+    sandbox.state.assistants[12]["max_duration"] = 300  # so that 600, the edge, is a change
     async with Client(server_with(sandbox, tmp_path, text)) as client:
         (tool,) = [t for t in (await client.list_tools()).tools if t.name == "update_assistant"]
         assert tool.input_schema["properties"]["max_call_duration"] | {} == {
