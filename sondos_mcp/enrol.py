@@ -2,9 +2,10 @@
 
 A call acts with the key the client sends in `X-Sondos-Api-Key` when it sends one, else with the
 key the person enrolled. A person without either is asked to enrol one: a URL-mode elicitation
-(SEP-1036: an `input_required` result on 2026-07-28, the `-32042` error before it) whose URL
-is `SONDOS_PUBLIC_URL/enrol/<ticket>`; a client without URL elicitation gets the refusal
-`key_required` carrying the same URL. The page there takes the key, checks it with the API
+(SEP-1036, as an `input_required` result of protocol 2026-07-28) whose URL is
+`SONDOS_PUBLIC_URL/enrol/<ticket>`; a client without URL elicitation (or on an older protocol,
+whose capabilities a stateless server does not know) gets the refusal `key_required` carrying
+the same URL. The page there takes the key, checks it with the API
 (`GET /user/me`), and stores it sealed in the vault (`sondos_mcp.vault`); it is never shown again.
 `forget_sondos_key` (a tool) and the page's second button forget it, and a new enrolment
 replaces it.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import html
 import logging
-import secrets
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -23,7 +23,6 @@ from urllib.parse import parse_qs
 
 import mcp_types as types
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
-from mcp.shared.exceptions import UrlElicitationRequiredError
 from mcp_types import CallToolResult
 from pydantic import SecretStr
 from starlette.requests import Request
@@ -205,15 +204,14 @@ class Enrolment:
             "Sondos needs your API key once. Open this page to store it for your sign-in: it is kept "
             "encrypted and never shown again. The link works once, for 10 minutes."
         )
+        # Before 2026-07-28 a stateless HTTP server does not know a tool call's client capabilities
+        # (they were sent once, with an initialize this process may never have seen), so it cannot
+        # tell whether the client opens URLs: the refusal below, which every client shows, carries it.
         caps = ctx.session.client_capabilities if ctx.session is not None else None
         can_open = caps is not None and caps.elicitation is not None and caps.elicitation.url is not None
-        if can_open and ctx.protocol_version >= "2026-07-28":
-            if _answered(ctx.params) is None:
-                elicit = types.ElicitRequest(params=types.ElicitRequestURLParams(message=message, url=url))
-                raise NeedsInput(types.InputRequiredResult(input_requests={_ELICITATION: elicit}, request_state=_STATE))
-        elif can_open:
-            params = types.ElicitRequestURLParams(message=message, url=url, elicitation_id=secrets.token_urlsafe(12))
-            raise UrlElicitationRequiredError([params], "Enrol your Sondos API key first")
+        if can_open and ctx.protocol_version >= "2026-07-28" and _answered(ctx.params) is None:
+            elicit = types.ElicitRequest(params=types.ElicitRequestURLParams(message=message, url=url))
+            raise NeedsInput(types.InputRequiredResult(input_requests={_ELICITATION: elicit}, request_state=_STATE))
         raise KeyRequired(
             "No Sondos API key is on file for you, so nothing was done",
             url=url,

@@ -9,10 +9,14 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from starlette.applications import Starlette
@@ -20,7 +24,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sondos_mcp.config import Settings
+from sondos_mcp.http import create_app
 from sondos_mcp.sandbox.loopback import ThreadedServer
+from tests.conftest import free_port
 
 ALGORITHM_OF = {"rsa": "RS256", "ec": "ES256", "ed": "EdDSA"}
 
@@ -147,3 +154,52 @@ def hmac_with(secret: bytes, claims: dict[str, Any], kid: str) -> str:
     body = _b64(json.dumps(claims).encode())
     signature = hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
     return f"{head}.{body}.{_b64(signature)}"
+
+
+VAULT_KEY = base64.urlsafe_b64encode(bytes(range(32))).decode()
+
+
+@pytest.fixture(scope="module", name="issuer")
+def issuer_fixture() -> Iterator[Issuer]:
+    """An issuer with an ES256, an RS256 and an EdDSA key, for a test module."""
+    made = Issuer()
+    made.add("ec", "ec1")
+    made.add("rsa", "rsa1")
+    made.add("ed", "ed1")
+    made.start()
+    yield made
+    made.stop()
+
+
+def oauth_settings(sandbox_url: str, issuer_url: str, public_url: str, journal: Path, **more: Any) -> Settings:
+    values: dict[str, Any] = {
+        "base_url": sandbox_url,
+        "retries": 0,
+        "timeout": 5.0,
+        "http_auth": "oauth",
+        "oauth_issuer": issuer_url,
+        "public_url": public_url,
+        "vault_key": VAULT_KEY,
+        "journal": str(journal),
+    }
+    return Settings(**(values | more))
+
+
+@dataclass
+class Served:
+    url: str
+    settings: Settings
+
+    @property
+    def resource(self) -> str:
+        return self.settings.resource_url
+
+
+@contextmanager
+def serving(sandbox_url: str, issuer: Issuer, tmp_path: Path, **more: Any) -> Iterator[Served]:
+    """The server in oauth mode on a free loopback port, its public URL that port, journal in `tmp_path`."""
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    settings = oauth_settings(sandbox_url, issuer.url, public, tmp_path / "journal.sqlite3", **more)
+    with ThreadedServer(create_app(settings), port=port, lifespan="on") as server:
+        yield Served(server.base_url, settings)

@@ -8,8 +8,6 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,17 +16,13 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from sondos_mcp.config import Settings
-from sondos_mcp.http import create_app
 from sondos_mcp.oauth import JWKS_MIN_REFRESH, OAuthSettings, TokenChecker, TokenRefused
 from sondos_mcp.sandbox import DEMO_KEY, OTHER_KEY, SandboxServer
-from sondos_mcp.sandbox.loopback import ThreadedServer
-from tests.conftest import call, free_port
-from tests.oauth_issuer import Issuer, hmac_with, make_key, unsigned
+from tests.conftest import call
+from tests.oauth_issuer import Issuer, Served, hmac_with, issuer_fixture, make_key, oauth_settings, serving, unsigned  # noqa: F401
 
 pytestmark = pytest.mark.anyio
 
-VAULT_KEY = base64.urlsafe_b64encode(bytes(range(32))).decode()
 ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 INIT = {
     "jsonrpc": "2.0",
@@ -39,64 +33,32 @@ INIT = {
 
 
 @pytest.fixture(scope="module")
-def issuer() -> Iterator[Issuer]:
-    made = Issuer()
-    made.add("ec", "ec1")
-    made.add("rsa", "rsa1")
-    made.add("ed", "ed1")
-    made.start()
-    yield made
-    made.stop()
-
-
-def oauth_settings(sandbox_url: str, issuer_url: str, public_url: str, journal: Path, **more: Any) -> Settings:
-    values: dict[str, Any] = {
-        "base_url": sandbox_url,
-        "retries": 0,
-        "timeout": 5.0,
-        "http_auth": "oauth",
-        "oauth_issuer": issuer_url,
-        "public_url": public_url,
-        "vault_key": VAULT_KEY,
-        "journal": str(journal),
-    }
-    return Settings(**(values | more))
-
-
-@dataclass
-class Served:
-    url: str
-    settings: Settings
-
-    @property
-    def resource(self) -> str:
-        return self.settings.resource_url
-
-
-@asynccontextmanager
-async def serving(sandbox_url: str, issuer: Issuer, tmp_path: Path, **more: Any) -> AsyncIterator[Served]:
-    port = free_port()
-    public = f"http://127.0.0.1:{port}"
-    settings = oauth_settings(sandbox_url, issuer.url, public, tmp_path / "journal.sqlite3", **more)
-    with ThreadedServer(create_app(settings), port=port, lifespan="on") as server:
-        yield Served(server.base_url, settings)
-
-
-@pytest.fixture(scope="module")
 def shared_sandbox() -> Iterator[SandboxServer]:
     with SandboxServer() as server:
         yield server
 
 
+POLICY = """
+[groups.support-leads]
+allowed_fields = ["max_call_duration", "max_silence_duration"]
+[scopes."sondos:admin"]
+read_only = false
+"""
+
+
 @pytest.fixture(scope="module")
 def served(issuer: Issuer, shared_sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """One server for the read-only checks (metadata, the token table)."""
-    port = free_port()
-    public = f"http://127.0.0.1:{port}"
-    journal = tmp_path_factory.mktemp("oauth") / "journal.sqlite3"
-    settings = oauth_settings(shared_sandbox.base_url, issuer.url, public, journal)
-    with ThreadedServer(create_app(settings), port=port, lifespan="on") as server:
-        yield Served(server.base_url, settings)
+    """One server for this module (tests keep to their own people and assistants): support leads may
+    change timing fields only."""
+    folder = tmp_path_factory.mktemp("oauth")
+    policy = folder / "policy.toml"
+    policy.write_text(POLICY, "utf-8")
+    with serving(shared_sandbox.base_url, issuer, folder, policy=policy) as server:
+        yield server
+
+
+def sent_since(sandbox: SandboxServer, count: int) -> list[Any]:
+    return sandbox.state.updates()[count:]
 
 
 def post(url: str, token: str | None, body: Any = INIT, **headers: str) -> httpx.Response:
@@ -264,29 +226,29 @@ CHANGES = [
 
 
 async def test_a_read_scope_token_reads_and_every_change_is_refused_with_nothing_sent(
-    sandbox: SandboxServer, issuer: Issuer, tmp_path: Path
+    served: Served, shared_sandbox: SandboxServer, issuer: Issuer
 ):
     """sondos:read alone: the read tools work; each change is a 403 asking for sondos:write (the
     SEP-835 step-up), before anything is sent or journaled."""
-    async with serving(sandbox.base_url, issuer, tmp_path) as served:
-        token = issuer.token(served.resource, scope="sondos:read")
-        async with session(served.url, token) as client:
-            is_error, listed, _ = await call(client, "list_assistants", {})
-            assert not is_error, listed
-            is_error, changes, _ = await call(client, "list_changes", {})
-            assert not is_error, changes
-        for name, arguments in CHANGES:
-            body = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
-            response = post(served.url, token, body, **{"X-Sondos-Api-Key": DEMO_KEY})
-            assert response.status_code == 403, name
-            assert (
-                response.headers["www-authenticate"]
-                == 'Bearer error="insufficient_scope", scope="sondos:read sondos:write"'
-            )
-        full = issuer.token(served.resource)
-        async with session(served.url, full) as client:
-            _, listed, _ = await call(client, "list_changes", {})
-    assert sandbox.state.updates() == []
+    sandbox, count = shared_sandbox, len(shared_sandbox.state.updates())
+    token = issuer.token(served.resource, sub="reader", scope="sondos:read")
+    async with session(served.url, token) as client:
+        is_error, listed, _ = await call(client, "list_assistants", {})
+        assert not is_error, listed
+        is_error, changes, _ = await call(client, "list_changes", {})
+        assert not is_error, changes
+    for name, arguments in CHANGES:
+        body = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
+        response = post(served.url, token, body, **{"X-Sondos-Api-Key": DEMO_KEY})
+        assert response.status_code == 403, name
+        assert (
+            response.headers["www-authenticate"]
+            == 'Bearer error="insufficient_scope", scope="sondos:read sondos:write"'
+        )
+    full = issuer.token(served.resource, sub="reader")
+    async with session(served.url, full) as client:
+        _, listed, _ = await call(client, "list_changes", {})
+    assert sent_since(sandbox, count) == []
     assert listed["changes"] == []
 
 
@@ -300,68 +262,62 @@ async def test_a_token_without_any_sondos_scope_is_403_asking_for_read(served: S
 
 
 async def test_two_people_with_one_key_each_list_and_undo_only_their_own_changes(
-    sandbox: SandboxServer, issuer: Issuer, tmp_path: Path
+    served: Served, shared_sandbox: SandboxServer, issuer: Issuer
 ):
     """Alice and Bob act with the same Sondos key on the same assistant: the journal names each,
     each lists only their own change, and neither can undo the other's."""
-    async with serving(sandbox.base_url, issuer, tmp_path) as served:
-        alice = issuer.token(served.resource, sub="alice-sub", email="alice@example.com")
-        bob = issuer.token(served.resource, sub="bob-sub", preferred_username="bob")
-        async with session(served.url, alice) as a, session(served.url, bob) as b:
-            is_error, mine, _ = await call(a, "update_assistant", {"id": 12, "max_call_duration": 300})
-            assert not is_error, mine
-            is_error, theirs, _ = await call(b, "update_assistant", {"id": 12, "max_silence_duration": 20})
-            assert not is_error, theirs
-            _, alice_list, _ = await call(a, "list_changes", {})
-            _, bob_list, _ = await call(b, "list_changes", {})
-            is_error, refused, _ = await call(b, "undo_change", {"id": mine["change_id"]})
-            assert is_error
-            assert refused["error"]["kind"] == "not_found"
-            is_error, undone, _ = await call(a, "undo_change", {"id": mine["change_id"]})
-            assert not is_error, undone["fields"]
+    sandbox, count = shared_sandbox, len(shared_sandbox.state.updates())
+    alice = issuer.token(served.resource, sub="alice-sub", email="alice@example.com")
+    bob = issuer.token(served.resource, sub="bob-sub", preferred_username="bob")
+    async with session(served.url, alice) as a, session(served.url, bob) as b:
+        is_error, mine, _ = await call(a, "update_assistant", {"id": 13, "max_call_duration": 300})
+        assert not is_error, mine
+        is_error, theirs, _ = await call(b, "update_assistant", {"id": 13, "max_silence_duration": 20})
+        assert not is_error, theirs
+        _, alice_list, _ = await call(a, "list_changes", {})
+        _, bob_list, _ = await call(b, "list_changes", {})
+        is_error, refused, _ = await call(b, "undo_change", {"id": mine["change_id"]})
+        assert is_error
+        assert refused["error"]["kind"] == "not_found"
+        is_error, undone, _ = await call(a, "undo_change", {"id": mine["change_id"]})
+        assert not is_error, undone["fields"]
     assert [(c["id"], c["actor"]) for c in alice_list["changes"]] == [
         (mine["change_id"], "oauth:alice-sub (alice@example.com)")
     ]
     assert [(c["id"], c["actor"]) for c in bob_list["changes"]] == [(theirs["change_id"], "oauth:bob-sub (bob)")]
-    assert [r.body for r in sandbox.state.updates()] == [
+    assert [r.body for r in sent_since(sandbox, count)] == [
         {"max_call_duration": 300},
         {"max_silence_duration": 20},
         {"max_call_duration": 600},
     ]
 
 
-async def test_people_with_different_keys_act_with_their_own(sandbox: SandboxServer, issuer: Issuer, tmp_path: Path):
+async def test_people_with_different_keys_act_with_their_own(
+    served: Served, shared_sandbox: SandboxServer, issuer: Issuer
+):
     """The key header keeps working under sign-in: each call goes upstream with the key it carries."""
-    async with (
-        serving(sandbox.base_url, issuer, tmp_path) as served,
-        session(served.url, issuer.token(served.resource, sub="carol"), key=OTHER_KEY) as client,
-    ):
+    count = len(shared_sandbox.state.updates())
+    async with session(served.url, issuer.token(served.resource, sub="carol"), key=OTHER_KEY) as client:
         is_error, result, _ = await call(client, "update_assistant", {"id": 21, "speech_speed": 0.9})
     assert not is_error, result
-    assert [r.authorization for r in sandbox.state.updates()] == [f"Bearer {OTHER_KEY}"]
+    assert [r.authorization for r in sent_since(shared_sandbox, count)] == [f"Bearer {OTHER_KEY}"]
 
 
-async def test_a_group_claim_chooses_the_policy(sandbox: SandboxServer, issuer: Issuer, tmp_path: Path):
+async def test_a_group_claim_chooses_the_policy(served: Served, shared_sandbox: SandboxServer, issuer: Issuer):
     """`[groups.support-leads]` lets its members change timing fields only; others keep the top level."""
-    policy = tmp_path / "policy.toml"
-    policy.write_text(
-        '[groups.support-leads]\nallowed_fields = ["max_call_duration", "max_silence_duration"]\n'
-        '[scopes."sondos:admin"]\nread_only = false\n',
-        "utf-8",
-    )
-    async with serving(sandbox.base_url, issuer, tmp_path, policy=policy) as served:
-        lead = issuer.token(served.resource, sub="lead", groups=["staff", "support-leads"])
-        other = issuer.token(served.resource, sub="other", groups=["staff"])
-        async with session(served.url, lead) as client:
-            tools = {t.name: t for t in (await client.list_tools()).tools}
-            timing, t_result, _ = await call(client, "update_assistant", {"id": 12, "max_call_duration": 300})
-            prompt, p_result, _ = await call(client, "update_assistant", {"id": 12, "system_prompt": "Be brief."})
-        async with session(served.url, other) as client:
-            free, f_result, _ = await call(client, "update_assistant", {"id": 12, "system_prompt": "Be brief."})
+    sandbox, count = shared_sandbox, len(shared_sandbox.state.updates())
+    lead = issuer.token(served.resource, sub="lead", groups=["staff", "support-leads"])
+    other = issuer.token(served.resource, sub="other", groups=["staff"])
+    async with session(served.url, lead) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        timing, t_result, _ = await call(client, "update_assistant", {"id": 14, "max_call_duration": 300})
+        prompt, p_result, _ = await call(client, "update_assistant", {"id": 14, "system_prompt": "Be brief."})
+    async with session(served.url, other) as client:
+        free, f_result, _ = await call(client, "update_assistant", {"id": 14, "system_prompt": "Be brief."})
     assert "system_prompt" not in tools["update_assistant"].input_schema["properties"]
     assert "forget_sondos_key" in tools
     assert not timing, t_result
     assert prompt
     assert p_result["problems"][0]["code"] == "policy"
     assert not free, f_result
-    assert [r.body for r in sandbox.state.updates()] == [{"max_call_duration": 300}, {"system_prompt": "Be brief."}]
+    assert [r.body for r in sent_since(sandbox, count)] == [{"max_call_duration": 300}, {"system_prompt": "Be brief."}]
