@@ -125,6 +125,8 @@ def person_of(claims: dict[str, Any], issuer: str, groups_claim: str) -> Person:
 class _Keys:
     keys: list[dict[str, Any]] = field(default_factory=list)
     fetched: float = float("-inf")
+    # Parsed keys by (position in `keys`, algorithm): parsing a JWK costs about as much as a check.
+    parsed: dict[tuple[int, str], Any] = field(default_factory=dict)
 
 
 class TokenChecker:
@@ -233,7 +235,7 @@ class TokenChecker:
             keys = document.get("keys") if isinstance(document, dict) else None
             if not isinstance(keys, list):
                 raise IssuerUnreachable(f"{uri} is not a JWK set")
-            self._keys.keys = [k for k in keys[:100] if isinstance(k, dict)]
+            self._keys = _Keys([k for k in keys[:100] if isinstance(k, dict)], self._keys.fetched)
             log.info("oauth: %d signing keys from %s", len(self._keys.keys), uri)
             return self._keys.keys
 
@@ -265,13 +267,16 @@ class TokenChecker:
             candidates = _matching(await self._key_set(refresh=True), alg, kid)
         if not candidates:
             raise TokenRefused("signed with a key the issuer does not publish")
+        keys = self._keys
         last: Exception | None = None
-        for jwk in candidates:
-            try:
-                key = jwt.PyJWK(jwk, algorithm=alg)
-            except jwt.PyJWTError as exc:
-                last = exc
-                continue
+        for index in candidates:
+            key = keys.parsed.get((index, alg))
+            if key is None:
+                try:
+                    key = keys.parsed[(index, alg)] = jwt.PyJWK(keys.keys[index], algorithm=alg)
+                except jwt.PyJWTError as exc:
+                    last = exc
+                    continue
             try:
                 claims: dict[str, Any] = jwt.decode(
                     token,
@@ -339,13 +344,13 @@ class TokenChecker:
 _KTY = {"R": "RSA", "P": "RSA", "E": "EC"}
 
 
-def _matching(keys: list[dict[str, Any]], alg: str, kid: Any) -> list[dict[str, Any]]:
-    """Published keys that could have made this signature: the key id (when the token names one),
-    a signing key, of the algorithm's type, and of this algorithm when the key states one."""
+def _matching(keys: list[dict[str, Any]], alg: str, kid: Any) -> list[int]:
+    """Published keys (their positions) that could have made this signature: the key id (when the
+    token names one), a signing key, of the algorithm's type, and of this algorithm when it states one."""
     kty = "OKP" if alg == "EdDSA" else _KTY[alg[0]]
     return [
-        k
-        for k in keys
+        i
+        for i, k in enumerate(keys)
         if k.get("kty") == kty
         and k.get("use", "sig") == "sig"
         and k.get("alg", alg) == alg
