@@ -41,7 +41,8 @@ class RedactSecrets(logging.Filter):
 
 def configure_logging(settings: Settings) -> None:
     """Logging for a process that serves requests: the CLI's, and each HTTP worker's (same level, same redaction)."""
-    secrets = [settings.api_key.get_secret_value()] if settings.api_key else []
+    held = (settings.api_key, settings.vault_key, settings.oauth_client_secret)
+    secrets = [secret.get_secret_value() for secret in held if secret is not None]
     install_handler(settings.log_level, secrets + settings.bearer_tokens())
 
 

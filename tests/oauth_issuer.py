@@ -74,6 +74,10 @@ class Issuer:
     keys: dict[str, SigningKey] = field(default_factory=dict)
     published: list[str] = field(default_factory=list)
     jwks_fetches: int = 0
+    # RFC 7662: what /introspect answers per opaque token, and how often it was asked.
+    opaque: dict[str, dict[str, Any]] = field(default_factory=dict)
+    introspections: int = 0
+    client: tuple[str, str] = ("sondos-rs", "rs-secret")
     server: ThreadedServer | None = None
 
     @property
@@ -97,10 +101,19 @@ class Issuer:
             self.jwks_fetches += 1
             return JSONResponse({"keys": [self.keys[kid].public_jwk() for kid in self.published]})
 
+        async def introspect(request: Request) -> Response:
+            self.introspections += 1
+            expected = "Basic " + base64.b64encode(":".join(self.client).encode()).decode()
+            if request.headers.get("authorization") != expected:
+                return JSONResponse({"error": "invalid_client"}, status_code=401)
+            token = (await request.form()).get("token")
+            return JSONResponse(self.opaque.get(str(token), {"active": False}))
+
         return Starlette(
             routes=[
                 Route("/.well-known/openid-configuration", metadata, methods=["GET"]),
                 Route("/jwks", jwks, methods=["GET"]),
+                Route("/introspect", introspect, methods=["POST"]),
             ]
         )
 

@@ -215,6 +215,67 @@ async def test_signing_keys_are_cached_and_fetched_again_only_for_an_unknown_key
     await checker.aclose()
 
 
+INTROSPECTED = {
+    "an active token for this resource": ({"active": True}, None),
+    "an inactive token": ({"active": False}, "the introspection endpoint says the token is not active"),
+    "a token for another resource": ({"aud": "https://other.example/mcp"}, "the token is not for this resource (aud)"),
+    "a token from another issuer": ({"iss": "https://evil.example"}, "the token was issued by another issuer"),
+    "an expired token": ({"exp": 1_000_000}, "the token has expired (or states no expiry)"),
+    "a token without a subject": ({"sub": None}, "the token names no subject"),
+}
+
+
+@pytest.mark.parametrize("case", INTROSPECTED)
+async def test_an_opaque_token_is_judged_by_rfc_7662_introspection(issuer: Issuer, served: Served, case: str):
+    """Asked with the server's client credentials; accepted only when active, for this resource, from
+    this issuer, unexpired and naming a subject; an accepted answer is reused, not asked again."""
+    changes, reason = INTROSPECTED[case]
+    token = f"opaque-{case.replace(' ', '-')}"
+    answer = {"active": True, "iss": issuer.url, "aud": [served.resource, "other"], "sub": "olga"}
+    answer |= {"scope": "sondos:read", "exp": int(time.time()) + 300}
+    issuer.opaque[token] = {k: v for k, v in (answer | changes).items() if v is not None}
+    client_id, secret = issuer.client
+    checker = TokenChecker(
+        OAuthSettings(
+            issuer=issuer.url,
+            resource=served.resource,
+            introspection_url=f"{issuer.url}/introspect",
+            client_id=client_id,
+            client_secret=secret,
+        )
+    )
+    asked = issuer.introspections
+    try:
+        if reason is None:
+            for _ in range(3):
+                claims = await checker.check(token)
+            assert checker.person(claims).subject == "olga"
+            assert checker.person(claims).scopes == {"sondos:read"}
+            assert issuer.introspections == asked + 1
+        else:
+            with pytest.raises(TokenRefused) as refused:
+                await checker.check(token)
+            assert str(refused.value) == reason
+    finally:
+        await checker.aclose()
+
+
+async def test_introspection_with_wrong_client_credentials_refuses_the_token(issuer: Issuer, served: Served):
+    issuer.opaque["opaque-good"] = {"active": True, "iss": issuer.url, "aud": served.resource, "sub": "o", "exp": 2**40}
+    checker = TokenChecker(
+        OAuthSettings(
+            issuer=issuer.url,
+            resource=served.resource,
+            introspection_url=f"{issuer.url}/introspect",
+            client_id="sondos-rs",
+            client_secret="wrong",
+        )
+    )
+    with pytest.raises(TokenRefused):
+        await checker.check("opaque-good")
+    await checker.aclose()
+
+
 # --- scopes ------------------------------------------------------------------------------------
 
 
