@@ -18,7 +18,7 @@ import logging
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import parse_qs
 
 import mcp_types as types
@@ -196,9 +196,8 @@ class Enrolment:
         if key is not None:
             return key
         self._ask_to_enrol(ctx, person)
-        return None  # unreachable: asking always raises
 
-    def _ask_to_enrol(self, ctx: ServerRequestContext[ToolContext], person: Person) -> None:
+    def _ask_to_enrol(self, ctx: ServerRequestContext[ToolContext], person: Person) -> NoReturn:
         url = self.enrol_url(person)
         message = (
             "Sondos needs your API key once. Open this page to store it for your sign-in: it is kept "

@@ -8,6 +8,7 @@ import logging
 import secrets
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -87,6 +88,22 @@ def test_a_malformed_vault_key_stops_start_up_with_exit_2_and_one_line(tmp_path:
     (line,) = done.stderr.splitlines()
     assert line.startswith("sondos-mcp: SONDOS_VAULT_KEY: must be 32 random bytes in URL-safe base64"), line
     assert malformed[:40] not in done.stderr
+
+
+def test_the_oauth_modules_load_only_in_oauth_mode():
+    """Stdio and the other HTTP modes never import PyJWT or the sign-in modules (the `oauth` extra)."""
+    code = (
+        "import sys\n"
+        "from sondos_mcp.config import Settings\n"
+        "from sondos_mcp.http import create_app\n"
+        "from sondos_mcp.server import build_server\n"
+        "build_server(Settings())\n"
+        "create_app(Settings(http_auth='per_user'))\n"
+        "print(sorted(m for m in sys.modules if m == 'jwt' or m.startswith(('jwt.', 'sondos_mcp.oauth', "
+        "'sondos_mcp.vault', 'sondos_mcp.enrol', 'sondos_mcp.http_oauth'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done.stderr[-2000:]
 
 
 OAUTH = {
