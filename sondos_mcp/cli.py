@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sandbox = SandboxServer().start()
         settings = settings.model_copy(update={"base_url": sandbox.base_url, "api_key": SecretStr(DEMO_KEY)})
     configure_logging(settings)
-    if settings.api_key is None and not (args.transport == "http" and settings.auth_mode == "per_user"):
+    if settings.api_key is None and not (args.transport == "http" and settings.auth_mode in ("per_user", "oauth")):
         log.warning(
             "SONDOS_API_KEY is not set: proposals are still checked, but nothing can be applied. Set it in the "
             "MCP client's server configuration (env), or start with --sandbox to try the demo account."

@@ -93,6 +93,26 @@ class ConfirmationRequired(SondosError):
     kind = "confirmation_required"
 
 
+class InsufficientScope(SondosError):
+    """The caller's access token lacks the scope this tool needs (a change needs `sondos:write`)."""
+
+    kind = "insufficient_scope"
+
+    def __init__(self, message: str, *, scope: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.scope = scope
+
+
+class KeyRequired(SondosError):
+    """A signed-in person has no Sondos key on file; `url` is where they enrol one."""
+
+    kind = "key_required"
+
+    def __init__(self, message: str, *, url: str | None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.url = url
+
+
 class AssistantBusy(SondosError):
     """Another change to the same assistant held it for longer than a change may wait."""
 

@@ -60,7 +60,8 @@ def redact_loggers(names: Iterable[str], secrets: Iterable[str]) -> None:
 
 def configure_logging(settings: Settings) -> None:
     """Logging for a process that serves requests: the CLI's, and each HTTP worker's (same level, same redaction)."""
-    secrets = [settings.api_key.get_secret_value()] if settings.api_key else []
+    held = (settings.api_key, settings.vault_key, settings.oauth_client_secret)
+    secrets = [secret.get_secret_value() for secret in held if secret is not None]
     if settings.journal_url is not None:
         from sondos_mcp.journal_url import DRIVER_LOGGERS, url_secrets
 

@@ -10,7 +10,14 @@ from typing import Any, Literal
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from sondos_mcp.errors import InvalidArguments, SondosError, UpstreamError, UpstreamValidationError
+from sondos_mcp.errors import (
+    InsufficientScope,
+    InvalidArguments,
+    KeyRequired,
+    SondosError,
+    UpstreamError,
+    UpstreamValidationError,
+)
 from sondos_mcp.feedback import FeedbackBuilder, Notice, Problem, render_problems
 
 # Output fields default to None and are left out of the result when unset (never sent as null);
@@ -90,6 +97,10 @@ def error_result(
         **({"applied": applied} if applied is not None else {}),
         "error": info.model_dump(mode="json", exclude_none=True),
     }
+    if isinstance(exc, KeyRequired) and exc.url is not None:
+        structured["enrol_url"] = exc.url
+    if isinstance(exc, InsufficientScope):
+        structured["required_scope"] = exc.scope
     summary = summarise(problems[max_problems:])
     shown = problems[:max_problems]
     if shown:

@@ -208,7 +208,7 @@ class Known:
 async def read_known(session: Session, assistant_id: int | None = None) -> Known:
     """The list read now (or one assistant's row, found in it), with the generations read just before."""
     journal = await session.trust.ready()
-    account = session.caller.account
+    account = session.caller.lease_account
     generations = await journal.generations(account, assistant_id) if journal is not None else {}
     if assistant_id is None:
         return Known(await assistants.listing(session.lookups, fresh=True), generations)
@@ -265,7 +265,7 @@ async def send(
     )
     if not seen:
         known = await read_known(session, assistant_id)
-    async with trust.hold(session.caller.account, assistant_id) as held:
+    async with trust.hold(session.caller.lease_account, assistant_id) as held:
         journal = await trust.ready()
         generation = held.lease.generation if held.lease is not None else None
         snap = await _state(session, assistant_id, generation, known, fresh)

@@ -22,12 +22,18 @@ from sondos_mcp.errors import AlreadyUndone, JournalError, JournalSettingError
 from sondos_mcp.journal.store import (
     ACQUIRE,
     COLUMNS,
+    COUNT_PEOPLE,
     FINISH,
+    FORGET_KEY,
+    GET_KEY,
     INSERT,
     MIGRATIONS,
     PRUNE,
+    PRUNE_TICKETS,
+    PUT_KEY,
     RELEASE,
     SCHEMA_VERSION,
+    SPEND_TICKET,
     UNDONE_BY,
     ChangeEntry,
     ChangeFilter,
@@ -363,6 +369,34 @@ class PostgresJournal:
 
     async def prune(self, before: str) -> int:
         return await self._write(PRUNE.format(p="%s"), (before,))
+
+    async def sealed_key(self, person: str) -> str | None:
+        row = await self._fetch(GET_KEY.format(p="%s"), (self.api, person), one=True)
+        return str(row[0]) if row else None
+
+    async def enrol(self, ticket: str, expires: float, person: str, sealed: str | None) -> bool:
+        import psycopg
+
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                await conn.execute(PRUNE_TICKETS.format(p="%s"), (time.time(),))
+                cur = await conn.execute(SPEND_TICKET.format(p="%s"), (ticket, expires))
+                if cur.rowcount != 1:
+                    return False
+                if sealed is None:
+                    await conn.execute(FORGET_KEY.format(p="%s"), (self.api, person))
+                else:
+                    await conn.execute(PUT_KEY.format(p="%s"), (self.api, person, sealed, utc_now()))
+                return True
+        except psycopg.Error as exc:
+            raise JournalError(f"PostgreSQL journal: {self._redact(exc)}") from None
+
+    async def forget_key(self, person: str) -> bool:
+        return await self._write(FORGET_KEY.format(p="%s"), (self.api, person)) > 0
+
+    async def people(self) -> int:
+        row = await self._fetch(COUNT_PEOPLE.format(p="%s"), (self.api,), one=True)
+        return int(row[0])
 
     async def aclose(self) -> None:
         pool, self._pool = self._pool, None

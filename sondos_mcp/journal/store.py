@@ -188,6 +188,21 @@ class JournalStore(Protocol):
 
     async def aclose(self) -> None: ...
 
+    # The key vault beside the journal (HTTP oauth mode): sealed per-person keys, spent enrolment tickets.
+
+    async def sealed_key(self, person: str) -> str | None:
+        """The person's sealed Sondos key on this store's API, if one is on file."""
+
+    async def enrol(self, ticket: str, expires: float, person: str, sealed: str | None) -> bool:
+        """Spend `ticket` and, in the same transaction, store the person's sealed key (None: forget it);
+        False, with nothing stored, when the ticket was spent before."""
+
+    async def forget_key(self, person: str) -> bool:
+        """Forget the person's key; whether one was on file."""
+
+    async def people(self) -> int:
+        """How many people have a key on file for this store's API."""
+
 
 # --- the schema, shared by both backends ------------------------------------------------------
 # Each migration is a list of statements; `{serial}` is the dialect's auto-increment key.
@@ -237,6 +252,19 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE UNIQUE INDEX changes_undone_once ON changes (account, undoes) "
         "WHERE account IS NOT NULL AND undoes IS NOT NULL AND outcome IN ('pending', 'applied', 'unknown')",
+    ],
+    # 5: the key vault (HTTP oauth mode): each person's Sondos key, sealed with SONDOS_VAULT_KEY
+    # (AES-GCM; `person` is a digest of issuer and subject, never either), and the enrolment
+    # tickets already spent, so that a ticket is used once across every replica
+    [
+        """CREATE TABLE person_keys (
+            api TEXT NOT NULL,
+            person TEXT NOT NULL,
+            sealed TEXT NOT NULL,
+            enrolled_at TEXT NOT NULL,
+            PRIMARY KEY (api, person)
+        )""",
+        "CREATE TABLE enrol_tickets (ticket TEXT PRIMARY KEY, expires DOUBLE PRECISION NOT NULL)",
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -320,6 +348,17 @@ UNDONE_BY = (
     "AND outcome IN ('pending', 'applied', 'unknown') ORDER BY seq LIMIT 1"
 )
 PRUNE = "DELETE FROM changes WHERE at < {p}"
+
+# The vault: one statement each; `enrol` runs SPEND_TICKET, then PUT_KEY or FORGET_KEY, in one transaction.
+SPEND_TICKET = "INSERT INTO enrol_tickets (ticket, expires) VALUES ({p}, {p}) ON CONFLICT (ticket) DO NOTHING"
+PRUNE_TICKETS = "DELETE FROM enrol_tickets WHERE expires < {p}"
+PUT_KEY = (
+    "INSERT INTO person_keys (api, person, sealed, enrolled_at) VALUES ({p}, {p}, {p}, {p}) "
+    "ON CONFLICT (api, person) DO UPDATE SET sealed = excluded.sealed, enrolled_at = excluded.enrolled_at"
+)
+GET_KEY = "SELECT sealed FROM person_keys WHERE api = {p} AND person = {p}"
+FORGET_KEY = "DELETE FROM person_keys WHERE api = {p} AND person = {p}"
+COUNT_PEOPLE = "SELECT count(*) FROM person_keys WHERE api = {p}"
 
 
 def acquire_params(api: str, lease: Lease, expires: float, now: float) -> tuple[Any, ...]:

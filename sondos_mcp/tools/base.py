@@ -18,7 +18,7 @@ from sondos_mcp.errors import InvalidArguments
 from sondos_mcp.feedback import FeedbackBuilder, suggested_arguments
 from sondos_mcp.references import Lookups
 from sondos_mcp.schema import input_schema, model_schema
-from sondos_mcp.trust import Trust
+from sondos_mcp.trust import Person, Trust
 
 if TYPE_CHECKING:
     import anyio
@@ -39,6 +39,8 @@ class ToolContext:
     request: ServerRequestContext[Any] | None = None
     # The call's deadline; the time a person takes to confirm a change is not counted against it.
     deadline: anyio.CancelScope | None = None
+    # The signed-in person (HTTP oauth mode), else None.
+    person: Person | None = None
 
     def headers(self) -> Any:
         """The caller's transport headers (HTTP), or None (stdio)."""
@@ -46,7 +48,7 @@ class ToolContext:
 
     def session(self) -> Session:
         """The domain's view of this call: who is calling, for which account, how to ask the person."""
-        caller = self.trust.caller(self.headers(), self.api.key_fingerprint())
+        caller = self.trust.caller(self.headers(), self.api.key_fingerprint(), self.person)
         request, deadline = self.request, self.deadline
 
         async def ask(items: Any, verb: str) -> None:
