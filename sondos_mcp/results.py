@@ -7,15 +7,18 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from mcp_types import CallToolResult, TextContent
+from mcp.shared.exceptions import MCPError
+from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, JsonValue
 
+from sondos_mcp.bounds import escape_text
 from sondos_mcp.errors import (
     InsufficientScope,
     InvalidArguments,
     KeyRequired,
     SondosError,
     UpstreamError,
+    UpstreamNotFound,
     UpstreamValidationError,
 )
 from sondos_mcp.feedback import FeedbackBuilder, Notice, Problem, render_problems
@@ -119,6 +122,20 @@ def error_result(
     if exc.hint:
         lines.append(exc.hint)
     return CallToolResult(content=[TextContent(text="\n".join(lines))], structured_content=structured, is_error=True)
+
+
+def rpc_error(exc: SondosError, **data: Any) -> MCPError:
+    """A failure outside a tool call (resources/read, prompts/get, completion/complete) as a JSON-RPC
+    error: invalid params for what the request names wrongly or what does not exist (the code the
+    specification gives a resource not found), internal error for the rest (the API or the journal
+    unreachable, the key refused); `data` says which kind, and whether to retry."""
+    if isinstance(exc, InvalidArguments):
+        message = "; ".join(f"{p.field}: {p.message}" for p in exc.problems) or exc.message
+    else:
+        message = exc.message
+    info = ErrorInfo(kind=exc.kind, retryable=exc.retryable, hint=exc.hint).model_dump(mode="json", exclude_none=True)
+    code = INVALID_PARAMS if isinstance(exc, InvalidArguments | UpstreamNotFound) else INTERNAL_ERROR
+    return MCPError(code=code, message=escape_text(message), data={**info, **data})
 
 
 def applied_state(exc: SondosError, writes: bool) -> bool | Literal["unknown"] | None:

@@ -4,28 +4,38 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import anyio
 from mcp.server import Server
+from mcp.server.caching import CacheableMethod, CacheHint
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp_types import (
     INVALID_PARAMS,
     CallToolRequestParams,
     CallToolResult,
+    CompleteRequestParams,
+    CompleteResult,
+    GetPromptRequestParams,
+    GetPromptResult,
     InputRequiredResult,
+    ListPromptsResult,
+    ListResourcesResult,
+    ListResourceTemplatesResult,
     ListToolsResult,
     PaginatedRequestParams,
+    ReadResourceRequestParams,
+    ReadResourceResult,
     Tool,
 )
 from pydantic import SecretStr
 
-from sondos_mcp import __version__
+from sondos_mcp import __version__, completions, prompts, resources, ui
 from sondos_mcp.bounds import argument_problem, cap_result, escape_result, escape_text
 from sondos_mcp.cache import TTLCache
 from sondos_mcp.client import CALL_RECORD, CallRecord, KeySource, SondosApi
@@ -34,11 +44,14 @@ from sondos_mcp.confirm import NeedsInput
 from sondos_mcp.errors import READ_BACK_HINT, DeadlineExceeded, InvalidArguments, SondosError
 from sondos_mcp.policy import Policy
 from sondos_mcp.references import Lookups
-from sondos_mcp.results import error_result
+from sondos_mcp.results import error_result, rpc_error
 from sondos_mcp.tools import TOOLS, TOOLS_BY_NAME, ToolContext, ToolSpec
 from sondos_mcp.trust import Person, Trust
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DESCRIPTION = "Check, preview, apply and undo changes to Sondos AI voice assistants"
 
 INSTRUCTIONS = (
     "Adjusts Sondos AI voice assistants. Workflow: find (list_assistants, query= by name) → read "
@@ -51,6 +64,16 @@ INSTRUCTIONS = (
 )
 
 
+# How long a client may reuse a listing. The lists are fixed for the life of the process; tools and
+# prompts follow the caller's policy, so only the resource lists may be shared between callers.
+CACHE_HINTS: dict[CacheableMethod, CacheHint] = {
+    "tools/list": CacheHint(ttl_ms=3_600_000, scope="private"),
+    "prompts/list": CacheHint(ttl_ms=3_600_000, scope="private"),
+    "resources/list": CacheHint(ttl_ms=3_600_000, scope="public"),
+    "resources/templates/list": CacheHint(ttl_ms=3_600_000, scope="public"),
+}
+
+
 def _listing(tool: ToolSpec, policy: Policy | None = None) -> Tool:
     return Tool(
         name=tool.name,
@@ -61,6 +84,7 @@ def _listing(tool: ToolSpec, policy: Policy | None = None) -> Tool:
         else tool.input_schema,
         output_schema=tool.output_schema,
         annotations=tool.annotations,
+        meta=ui.tool_meta(tool.name),
     )
 
 
@@ -155,6 +179,16 @@ def build_server(
             listings[key] = tool_listing(policy, tools)
         return listings[key]
 
+    @contextmanager
+    def as_caller(ctx: ServerRequestContext[ToolContext]) -> Iterator[None]:
+        """Within: the API is called with the key this request's caller sent (HTTP per-user mode)."""
+        token = _call_key.set(request_key(ctx.request)) if request_key is not None and people is None else None
+        try:
+            yield
+        finally:
+            if token is not None:
+                _call_key.reset(token)
+
     async def on_call_tool(
         ctx: ServerRequestContext[ToolContext], params: CallToolRequestParams
     ) -> CallToolResult | InputRequiredResult:
@@ -165,18 +199,61 @@ def build_server(
         if tool is None:
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {params.name}")
         arguments = params.arguments or {}
-        token = _call_key.set(request_key(ctx.request)) if request_key is not None and people is None else None
         record = CallRecord()
         record_token = CALL_RECORD.set(record)
         try:
-            result = await run(tool, ctx, arguments, record, person)
+            with as_caller(ctx):
+                result = await run(tool, ctx, arguments, record, person)
         except NeedsInput as exc:
             return exc.result  # the client asks its user and calls again with the answer
         finally:
             CALL_RECORD.reset(record_token)
-            if token is not None:
-                _call_key.reset(token)
         return cap_result(escape_result(result), settings.max_result_bytes)
+
+    async def serve(
+        ctx: ServerRequestContext[ToolContext], what: str, work: Callable[[ToolContext], Awaitable[T]]
+    ) -> T:
+        """A request besides tools/call that reads the account (a resource, completions): as the
+        caller, within the call deadline, its failures as JSON-RPC errors."""
+        person = people.person(ctx.request) if people is not None else None
+        try:
+            with as_caller(ctx), anyio.move_on_after(settings.deadline) as deadline:
+                return await work(replace(ctx.lifespan_context, request=ctx, deadline=deadline, person=person))
+            raise deadline_exceeded(settings.deadline, write_sent=False)
+        except SondosError as exc:
+            log.info("%s refused: %s (%s)", what, exc.kind, escape_text(exc.message))
+            raise rpc_error(exc) from None
+
+    async def on_list_resources(
+        ctx: ServerRequestContext[ToolContext], params: PaginatedRequestParams | None
+    ) -> ListResourcesResult:
+        return resources.resource_listing()
+
+    async def on_list_resource_templates(
+        ctx: ServerRequestContext[ToolContext], params: PaginatedRequestParams | None
+    ) -> ListResourceTemplatesResult:
+        return resources.template_listing()
+
+    async def on_read_resource(
+        ctx: ServerRequestContext[ToolContext], params: ReadResourceRequestParams
+    ) -> ReadResourceResult:
+        return await serve(ctx, "resources/read", lambda tc: resources.read(tc, params.uri))
+
+    async def on_list_prompts(
+        ctx: ServerRequestContext[ToolContext], params: PaginatedRequestParams | None
+    ) -> ListPromptsResult:
+        return prompts.prompt_listing(_policy(ctx, people.person(ctx.request) if people is not None else None))
+
+    async def on_get_prompt(ctx: ServerRequestContext[ToolContext], params: GetPromptRequestParams) -> GetPromptResult:
+        policy = _policy(ctx, people.person(ctx.request) if people is not None else None)
+        try:
+            return prompts.get_prompt(params.name, params.arguments, policy)
+        except SondosError as exc:
+            raise rpc_error(exc) from None
+
+    async def on_completion(ctx: ServerRequestContext[ToolContext], params: CompleteRequestParams) -> CompleteResult:
+        policy = _policy(ctx, people.person(ctx.request) if people is not None else None)
+        return await serve(ctx, "completion/complete", lambda tc: completions.complete(tc, params, policy))
 
     async def run(
         tool: ToolSpec,
@@ -217,13 +294,26 @@ def build_server(
             if key_token is not None:
                 _call_key.reset(key_token)
 
-    return Server(
+    server = Server(
         "sondos-mcp",
         version=__version__,
         title="Sondos AI assistants",
+        description=DESCRIPTION,
+        icons=ui.server_icons(),
         instructions=INSTRUCTIONS,
+        cache_hints=CACHE_HINTS,
         lifespan=lifespan,
         get_tool_input_schema=lambda name: TOOLS_BY_NAME[name].input_schema if name in TOOLS_BY_NAME else None,
         on_list_tools=on_list_tools,
         on_call_tool=on_call_tool,
+        on_list_resources=on_list_resources,
+        on_list_resource_templates=on_list_resource_templates,
+        on_read_resource=on_read_resource,
+        on_list_prompts=on_list_prompts,
+        on_get_prompt=on_get_prompt,
+        on_completion=on_completion,
     )
+    # MCP Apps: advertised the SDK's way (`MCPServer(extensions=...)` does the same for its servers).
+    apps = ui.apps()
+    server.extensions[apps.identifier] = apps.settings()
+    return server

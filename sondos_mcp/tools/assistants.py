@@ -80,6 +80,8 @@ async def update_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> Ca
         data=data if isinstance(data, dict) else None,
         warnings=warnings or None,
         change_id=applied.change_id,
+        # What was sent against what it replaced, as journaled: the change view's before → after.
+        preview=changes_of(Planned(args.id, body, applied.before, name)),
     )
     lines = [f"Updated {label}: {', '.join(changed)}."] + [w.line() for w in warnings]
     if applied.change_id:
