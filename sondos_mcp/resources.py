@@ -165,7 +165,7 @@ async def read(ctx: ToolContext, uri: str) -> ReadResourceResult:
         assistant = AssistantView(
             id=assistant_id, name=row.get("name"), status=row.get("status"), settings=settings, other=other
         )
-        return _json(uri, assistant.model_dump(mode="json"))
+        return _json(uri, assistant.model_dump(mode="json", exclude_none=True))
     if match := _CHANGE.fullmatch(uri):
         session = ctx.session()
         journal = await journal_of(session)
@@ -174,7 +174,7 @@ async def read(ctx: ToolContext, uri: str) -> ReadResourceResult:
             raise UpstreamNotFound(
                 f"No change {match.group(1)} in the journal", hint="list_changes shows the change ids."
             )
-        return _json(uri, view(entry, _stale_before(session)).model_dump(mode="json"))
+        return _json(uri, view(entry, _stale_before(session)).model_dump(mode="json", exclude_none=True))
     raise UnknownResource(uri)
 
 
