@@ -149,7 +149,8 @@ async def read(ctx: ToolContext, uri: str) -> ReadResourceResult:
     if uri == ui.VIEW_URI:
         resource = ui.view_resource()
         text = await resource.read()
-        assert isinstance(text, str)
+        if not isinstance(text, str):
+            raise TypeError(f"{uri} is text by construction, not {type(text).__name__}")
         contents: list[TextResourceContents | BlobResourceContents] = [
             TextResourceContents(uri=uri, mime_type=resource.mime_type, text=text, meta=resource.meta)
         ]

@@ -39,7 +39,8 @@ def _with_csp(html: str) -> str:
 
     def hashes(tag: str) -> str:
         blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", html, flags=re.DOTALL)
-        assert blocks, f"the view has no <{tag}> block"
+        if not blocks:
+            raise RuntimeError(f"the change view has no <{tag}> block: the package is broken")
         return " ".join(
             "'sha256-" + base64.b64encode(hashlib.sha256(b.encode()).digest()).decode() + "'" for b in blocks
         )
