@@ -7,6 +7,7 @@ read-only policy lists none of them, as it lists no write tool.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -52,8 +53,10 @@ def _tune(a: Mapping[str, str]) -> str:
 def _review(a: Mapping[str, str]) -> str:
     which = f" to assistant {a['assistant']}" if a.get("assistant") else ""
     since = f" since {a['since']}" if a.get("since") else ""
+    # A completed assistant reads "12 Riyadh Sales": the filter takes its id.
+    ident = re.match(r"\d+", a.get("assistant", ""))
     filters = ", ".join(
-        f for f in (f"assistant_id {a['assistant']}" if which else "", f"since {a['since']}" if since else "") if f
+        f for f in (f"assistant_id: {ident.group()}" if ident else "", f"since: {a['since']!r}" if since else "") if f
     )
     return (
         f"Review the recent changes{which}{since}.\n"

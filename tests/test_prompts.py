@@ -85,6 +85,13 @@ async def test_each_prompt_fills_its_arguments_and_names_only_real_tools(reader:
     assert len(text) < 900  # short: a prompt guides, the tools' own descriptions do the rest
 
 
+async def test_review_filters_the_journal_by_the_completed_assistants_id(reader: Client):
+    """A completed assistant ("12 Riyadh Sales") becomes list_changes' assistant_id filter."""
+    result = await reader.get_prompt("review_changes", {"assistant": "12 Riyadh Sales", "since": "2026-11-01"})
+    text = result.messages[0].content.text  # type: ignore[union-attr]
+    assert "Call list_changes with assistant_id: 12, since: '2026-11-01';" in text
+
+
 async def test_optional_arguments_may_be_left_out(reader: Client):
     """review_changes without arguments reviews everything; localize_assistant picks a voice itself."""
     review = (await reader.get_prompt("review_changes", {})).messages[0].content.text  # type: ignore[union-attr]
@@ -162,6 +169,15 @@ async def test_completion_offers_the_accounts_values_filtered_by_what_was_typed(
     assert result.values == values
     assert result.total == len(values)
     assert result.has_more is False
+
+
+async def test_settings_complete_only_with_fields_the_policy_allows(still: SandboxServer, tmp_path: Path):
+    """A field the caller's policy denies is not offered as a setting to change."""
+    policy_file = tmp_path / "policy.toml"
+    policy_file.write_text('denied_fields = ["voice_id", "voice_stability"]\n')
+    async with Client(build_server(make_settings(still.base_url, policy=str(policy_file)))) as client:
+        offered = (await client.complete(prompt("change_group"), {"name": "setting", "value": "voice"})).completion
+    assert offered.values == ["voice_similarity", "end_call_on_voicemail"]
 
 
 async def test_completion_is_bounded_and_says_how_many_matched(reader: Client):
