@@ -24,15 +24,14 @@ from mcp_types import (
     TextResourceContents,
 )
 
-from sondos_mcp import assistants, ui
+from sondos_mcp import ui
 from sondos_mcp.bounds import escape_text
 from sondos_mcp.domain.changes import not_found
 from sondos_mcp.domain.undo import journal_of
 from sondos_mcp.errors import InvalidArguments, UpstreamNotFound
 from sondos_mcp.feedback import Problem
 from sondos_mcp.model import MAX_ID
-from sondos_mcp.preview import stored_to_update
-from sondos_mcp.tools.assistants import AssistantView
+from sondos_mcp.tools.assistants import assistant_view
 from sondos_mcp.tools.base import ToolContext
 from sondos_mcp.tools.changes import _stale_before, view
 
@@ -159,13 +158,7 @@ async def read(ctx: ToolContext, uri: str) -> ReadResourceResult:
         assistant_id = int(match.group(1))
         if assistant_id > MAX_ID:
             raise not_found(assistant_id)
-        row = await assistants.find(ctx.lookups, assistant_id)
-        if row is None:
-            raise not_found(assistant_id)
-        settings, other = stored_to_update(row)
-        assistant = AssistantView(
-            id=assistant_id, name=row.get("name"), status=row.get("status"), settings=settings, other=other
-        )
+        assistant = await assistant_view(ctx, assistant_id)
         return _json(uri, assistant.model_dump(mode="json", exclude_none=True))
     if match := _CHANGE.fullmatch(uri):
         session = ctx.session()

@@ -93,7 +93,14 @@ async def test_an_applied_update_reports_each_field_before_and_after(sandbox: Sa
         )
     assert not failed
     assert structured["preview"] == [
-        {"field": "max_call_duration", "before": 600, "before_known": True, "after": 450, "changed": True},
+        {
+            "field": "max_call_duration",
+            "before": 600,
+            "before_known": True,
+            "after": 450,
+            "changed": True,
+            "source": "api",
+        },
         {"field": "speech_speed", "before_known": False, "after": 0.9},
     ]
     assert text.startswith("Updated assistant 12 (Riyadh Sales): max_call_duration, speech_speed.")

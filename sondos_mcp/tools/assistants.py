@@ -15,6 +15,7 @@ from sondos_mcp.domain.checks import check_update
 from sondos_mcp.domain.session import Session
 from sondos_mcp.errors import InvalidArguments
 from sondos_mcp.feedback import Notice
+from sondos_mcp.journal.store import Before
 from sondos_mcp.model import MAX_ID, TOOL_ONLY, Integer, Omittable, UpdateAssistantArgs
 from sondos_mcp.preview import Change, describe_known, stored_to_update
 from sondos_mcp.references import rows_of
@@ -80,8 +81,9 @@ async def update_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> Ca
         data=data if isinstance(data, dict) else None,
         warnings=warnings or None,
         change_id=applied.change_id,
-        # What was sent against what it replaced, as journaled: the change view's before → after.
-        preview=changes_of(Planned(args.id, body, applied.before, name)),
+        # What was sent against what it replaced, as journaled (unknown with the journal off): the
+        # change view's before → after.
+        preview=changes_of(Planned(args.id, body, {f: applied.before.get(f, Before(False)) for f in body}, name)),
     )
     lines = [f"Updated {label}: {', '.join(changed)}."] + [w.line() for w in warnings]
     if applied.change_id:
@@ -231,12 +233,12 @@ class GetAssistantOutcome(Outcome):
     assistant: AssistantView | None = None
 
 
-async def get_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
-    args = parse(IdArgs, arguments)
+async def assistant_view(ctx: ToolContext, assistant_id: int) -> AssistantView:
+    """One assistant as get_assistant shows it (so does the sondos://assistants/{id} resource)."""
     session = ctx.session()
-    row = await assistants.find(ctx.lookups, args.id)
+    row = await assistants.find(ctx.lookups, assistant_id)
     if row is None:
-        raise not_found(args.id)
+        raise not_found(assistant_id)
     settings, other = stored_to_update(row)
     known = await current_values(session, row, [f for f in UPDATE_ARGS_FIELDS if f not in settings])
     here = {f: SetHere(value=b.value, at=b.at, change_id=b.change_id) for f, b in known.items() if b.known}
@@ -244,8 +246,8 @@ async def get_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallT
     sources: dict[str, Literal["api", "journal", "unknown"]] = {f: "api" for f in settings}
     sources.update({f: "journal" for f in here})
     sources.update({f: "unknown" for f in unknown})
-    view = AssistantView(
-        id=args.id,
+    return AssistantView(
+        id=assistant_id,
         name=row.get("name"),
         status=row.get("status"),
         settings=settings,
@@ -254,11 +256,16 @@ async def get_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallT
         sources=sources,
         other=other,
     )
-    lines = [f"Assistant {args.id} ({row.get('name')}, {row.get('status')}); settings in update_assistant names:"]
-    lines += [f"- {k}: {_short(v)}" for k, v in settings.items()]
-    lines += [f"- {k}: {describe_known(_short_value(h.value), 'journal', h.at)}" for k, h in here.items()]
-    if unknown:
-        lines.append("Not readable here (unknown until set): " + ", ".join(unknown))
+
+
+async def get_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
+    args = parse(IdArgs, arguments)
+    view = await assistant_view(ctx, args.id)
+    lines = [f"Assistant {args.id} ({view.name}, {view.status}); settings in update_assistant names:"]
+    lines += [f"- {k}: {_short(v)}" for k, v in view.settings.items()]
+    lines += [f"- {k}: {describe_known(_short_value(h.value), 'journal', h.at)}" for k, h in view.last_set_here.items()]
+    if view.unknown:
+        lines.append("Not readable here (unknown until set): " + ", ".join(view.unknown))
     return success(GetAssistantOutcome(ok=True, message=lines[0], assistant=view), "\n".join(lines))
 
 

@@ -78,6 +78,7 @@ async def session_results(url: str) -> dict[str, Any]:
             "preview": ("update_assistant", {"id": 12, "max_call_duration": 450, "speech_speed": 0.9, "dry_run": True}),
             "refusal": ("update_assistant", {"id": 12, "voice_id": "Omar", "language": "Arabic, English"}),
             "applied": ("update_assistant", {"id": 12, "max_call_duration": 450, "speech_speed": 0.9}),
+            "already-so": ("update_assistant", {"id": 12, "max_call_duration": 450}),
             "change-set": ("update_assistants", {"ids": [14, 16], "changes": {"max_call_duration": 480}}),
             "journal": ("list_changes", {"limit": 3}),
         }
@@ -209,6 +210,20 @@ def test_view_renders_an_applied_change_with_its_change_id(browser: Chromium, fe
     assert shown["rows"][0] == {"assistant": "12", "field": "max_call_duration", "before": "600", "after": "450"}
     assert shown["changeIds"] == [result["change_id"]]
     passed(browser, "applied")
+
+
+def test_view_renders_a_change_not_sent_because_it_is_already_so(
+    browser: Chromium, feeds: dict[str, Any], tmp_path: Path
+):
+    """A change the API shows as made already is not sent: the view says so, field by field."""
+    shown, _ = render(browser, feeds, "already-so", "light", tmp_path)
+    assert feeds["results"]["already-so"]["result"]["structuredContent"]["unchanged_fields"] == ["max_call_duration"]
+    assert shown["outcomes"] == ["not_sent"]
+    assert shown["rows"] == [
+        {"assistant": "12", "field": "max_call_duration", "before": "450", "after": "450 (already so)"}
+    ]
+    assert shown["changeIds"] == []
+    passed(browser, "already so")
 
 
 def test_view_renders_a_change_set_per_assistant(browser: Chromium, feeds: dict[str, Any], tmp_path: Path):
