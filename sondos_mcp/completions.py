@@ -174,11 +174,43 @@ def _kind(params: CompleteRequestParams, policy: Policy | None) -> str:
     return variables[name]
 
 
+# The tool whose data a completion reads: it takes that tool's key and scope (OAuth mode). Kinds
+# not listed read no account (goals, days, settings, time zones, a setting's schema values).
+KIND_TOOLS = {
+    "assistant": "list_assistants",
+    "assistant_id": "list_assistants",
+    "assistant_name": "list_assistants",
+    "voice": "list_voices",
+    "language": "list_languages",
+    "model": "list_models",
+    "change": "list_changes",
+}
+SETTING_TOOLS = {
+    "voice_id": "list_voices",
+    "language": "list_languages",
+    "llm_model": "list_models",
+    "phone_number_id": "list_phone_numbers",
+}
+
+
+def reads_as(params: CompleteRequestParams, policy: Policy | None = None) -> str | None:
+    """The tool these completions read like, or None; raises `InvalidArguments` for an unknown ref."""
+    kind = _kind(params, policy)
+    if kind == "value":
+        setting = (params.context.arguments or {}).get("setting") if params.context else None
+        return SETTING_TOOLS.get(setting or "")
+    return KIND_TOOLS.get(kind)
+
+
+def nothing() -> CompleteResult:
+    return CompleteResult(completion=Completion(values=[], total=0, has_more=False))
+
+
 async def complete(ctx: ToolContext, params: CompleteRequestParams, policy: Policy | None = None) -> CompleteResult:
     kind = _kind(params, policy)
     typed = params.argument.value
     if len(typed) > MAX_TYPED:
-        return CompleteResult(completion=Completion(values=[], total=0, has_more=False))
+        return nothing()
     context = (params.context.arguments if params.context else None) or {}
     matches = rank(await _choices(ctx, kind, policy, context), typed)
     values = matches[:MAX_VALUES]

@@ -87,6 +87,26 @@ LOOKUPS: tuple[Lookup, ...] = (
 LOOKUPS_BY_URI = {lookup.uri: lookup for lookup in LOOKUPS}
 
 
+# The tool whose data a resource is: its read takes that tool's key and scope (OAuth mode).
+LOOKUP_TOOLS = {
+    "sondos://voices": "list_voices",
+    "sondos://languages": "list_languages",
+    "sondos://models": "list_models",
+    "sondos://phone-numbers": "list_phone_numbers",
+}
+
+
+def reads_as(uri: str) -> str | None:
+    """The tool `uri` reads like, or None when it reads no account (the view, an unknown URI)."""
+    if uri in LOOKUP_TOOLS:
+        return LOOKUP_TOOLS[uri]
+    if _ASSISTANT.fullmatch(uri):
+        return "get_assistant"
+    if _CHANGE.fullmatch(uri):
+        return "list_changes"
+    return None
+
+
 def resource_listing() -> ListResourcesResult:
     view_resource = ui.view_resource()
     listed = [

@@ -134,6 +134,10 @@ def rpc_error(exc: SondosError, **data: Any) -> MCPError:
     else:
         message = exc.message
     info = ErrorInfo(kind=exc.kind, retryable=exc.retryable, hint=exc.hint).model_dump(mode="json", exclude_none=True)
+    if isinstance(exc, KeyRequired) and exc.url is not None:
+        info["enrol_url"] = exc.url
+    if isinstance(exc, InsufficientScope):
+        info["required_scope"] = exc.scope
     code = INVALID_PARAMS if isinstance(exc, InvalidArguments | UpstreamNotFound) else INTERNAL_ERROR
     return MCPError(code=code, message=escape_text(message), data={**info, **data})
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any, Protocol, TypeVar
@@ -179,16 +179,6 @@ def build_server(
             listings[key] = tool_listing(policy, tools)
         return listings[key]
 
-    @contextmanager
-    def as_caller(ctx: ServerRequestContext[ToolContext]) -> Iterator[None]:
-        """Within: the API is called with the key this request's caller sent (HTTP per-user mode)."""
-        token = _call_key.set(request_key(ctx.request)) if request_key is not None and people is None else None
-        try:
-            yield
-        finally:
-            if token is not None:
-                _call_key.reset(token)
-
     async def on_call_tool(
         ctx: ServerRequestContext[ToolContext], params: CallToolRequestParams
     ) -> CallToolResult | InputRequiredResult:
@@ -199,30 +189,44 @@ def build_server(
         if tool is None:
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {params.name}")
         arguments = params.arguments or {}
+        token = _call_key.set(request_key(ctx.request)) if request_key is not None and people is None else None
         record = CallRecord()
         record_token = CALL_RECORD.set(record)
         try:
-            with as_caller(ctx):
-                result = await run(tool, ctx, arguments, record, person)
+            result = await run(tool, ctx, arguments, record, person)
         except NeedsInput as exc:
             return exc.result  # the client asks its user and calls again with the answer
         finally:
             CALL_RECORD.reset(record_token)
+            if token is not None:
+                _call_key.reset(token)
         return cap_result(escape_result(result), settings.max_result_bytes)
 
     async def serve(
-        ctx: ServerRequestContext[ToolContext], what: str, work: Callable[[ToolContext], Awaitable[T]]
+        ctx: ServerRequestContext[ToolContext],
+        what: str,
+        reads_as: str | None,
+        work: Callable[[ToolContext], Awaitable[T]],
     ) -> T:
-        """A request besides tools/call that reads the account (a resource, completions): as the
-        caller, within the call deadline, its failures as JSON-RPC errors."""
+        """A request besides tools/call (a resource, completions), with the key and scope of the tool
+        whose data it reads (`reads_as`; None: it reads no account), within the call deadline, its
+        failures as JSON-RPC errors. Raises `NeedsInput` when a signed-in person must enrol a key."""
         person = people.person(ctx.request) if people is not None else None
+        token = None
         try:
-            with as_caller(ctx), anyio.move_on_after(settings.deadline) as deadline:
+            if people is None and request_key is not None:
+                token = _call_key.set(request_key(ctx.request))
+            elif people is not None and reads_as is not None:
+                token = _call_key.set(await people.admit(ctx, person, by_name[reads_as]))
+            with anyio.move_on_after(settings.deadline) as deadline:
                 return await work(replace(ctx.lifespan_context, request=ctx, deadline=deadline, person=person))
             raise deadline_exceeded(settings.deadline, write_sent=False)
         except SondosError as exc:
             log.info("%s refused: %s (%s)", what, exc.kind, escape_text(exc.message))
             raise rpc_error(exc) from None
+        finally:
+            if token is not None:
+                _call_key.reset(token)
 
     async def on_list_resources(
         ctx: ServerRequestContext[ToolContext], params: PaginatedRequestParams | None
@@ -236,8 +240,12 @@ def build_server(
 
     async def on_read_resource(
         ctx: ServerRequestContext[ToolContext], params: ReadResourceRequestParams
-    ) -> ReadResourceResult:
-        return await serve(ctx, "resources/read", lambda tc: resources.read(tc, params.uri))
+    ) -> ReadResourceResult | InputRequiredResult:
+        try:
+            reads_as = resources.reads_as(params.uri)
+            return await serve(ctx, "resources/read", reads_as, lambda tc: resources.read(tc, params.uri))
+        except NeedsInput as exc:
+            return exc.result  # a signed-in person enrols their key, and the client reads again
 
     async def on_list_prompts(
         ctx: ServerRequestContext[ToolContext], params: PaginatedRequestParams | None
@@ -253,7 +261,15 @@ def build_server(
 
     async def on_completion(ctx: ServerRequestContext[ToolContext], params: CompleteRequestParams) -> CompleteResult:
         policy = _policy(ctx, people.person(ctx.request) if people is not None else None)
-        return await serve(ctx, "completion/complete", lambda tc: completions.complete(tc, params, policy))
+        try:
+            reads_as = completions.reads_as(params, policy)
+            return await serve(
+                ctx, "completion/complete", reads_as, lambda tc: completions.complete(tc, params, policy)
+            )
+        except SondosError as exc:
+            raise rpc_error(exc) from None
+        except NeedsInput:
+            return completions.nothing()  # no key on file yet: the next tool call asks the person to enrol
 
     async def run(
         tool: ToolSpec,

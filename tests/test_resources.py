@@ -9,15 +9,19 @@ from typing import Any
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from mcp_types import INTERNAL_ERROR, INVALID_PARAMS
+from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, PromptReference
 from pydantic import SecretStr
 
+from sondos_mcp.resources import LOOKUP_TOOLS, reads_as
 from sondos_mcp.sandbox import DEMO_KEY, OTHER_KEY, SandboxServer
 from sondos_mcp.sandbox.loopback import ThreadedServer
 from sondos_mcp.server import build_server
+from sondos_mcp.tools import TOOLS_BY_NAME
 from sondos_mcp.ui import VIEW_URI
 from tests.conftest import call, make_settings
+from tests.oauth_issuer import Issuer, Served, issuer_fixture, serving  # noqa: F401
 from tests.test_http import http_settings, mcp_session
+from tests.test_oauth import session as oauth_session
 
 pytestmark = pytest.mark.anyio
 
@@ -176,3 +180,52 @@ async def test_an_upstream_failure_is_an_internal_error_saying_to_retry(sandbox:
     assert error.data["kind"] == "upstream_unavailable"
     assert error.data["retryable"] is True
     assert DEMO_KEY not in json.dumps(error.model_dump(mode="json"))
+
+
+# --- signed-in people (HTTP oauth mode) ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def signed_in(issuer: Issuer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with SandboxServer() as sandbox, serving(sandbox.base_url, issuer, tmp_path_factory.mktemp("oauth")) as server:
+        yield server
+
+
+async def test_signed_in_people_read_with_their_key_and_only_their_own_changes(signed_in: Served, issuer: Issuer):
+    """Under sign-in, a resource is read as the tool whose data it is: with the person's key, and a
+    journal entry only by the person who made it; without a key on file, the read names where to
+    enrol one (so does completing from the account), while the view and fixed completions need no key."""
+    alice = issuer.token(signed_in.resource, sub="alice-res")
+    bob = issuer.token(signed_in.resource, sub="bob-res")
+    async with oauth_session(signed_in.url, alice) as a, oauth_session(signed_in.url, bob) as b:
+        _, made, _ = await call(a, "update_assistant", {"id": 15, "max_silence_duration": 25})
+        uri = f"sondos://changes/{made['change_id']}"
+        assert (await read_json(a, uri))["fields"][0]["after"] == 25
+        with pytest.raises(MCPError) as refused:
+            await b.read_resource(uri)
+        assert refused.value.error.data["kind"] == "not_found"
+        ids = {r["id"] for r in await read_json(a, "sondos://phone-numbers")}
+        assert ids == {101, 102, 103, 104}
+    async with oauth_session(signed_in.url, issuer.token(signed_in.resource, sub="carol-res"), key=None) as c:
+        with pytest.raises(MCPError) as keyless:
+            await c.read_resource("sondos://voices")
+        assert keyless.value.error.data["kind"] == "key_required"
+        assert keyless.value.error.data["enrol_url"].startswith(signed_in.url)
+        (view,) = (await c.read_resource(VIEW_URI)).contents
+        assert view.mime_type == "text/html;profile=mcp-app"
+        goals = await c.complete(
+            PromptReference(type="ref/prompt", name="tune_assistant"), {"name": "goal", "value": "short"}
+        )
+        assert goals.completion.values == ["shorter calls"]
+        with pytest.raises(MCPError) as keyless:
+            await c.complete(
+                PromptReference(type="ref/prompt", name="localize_assistant"), {"name": "voice", "value": ""}
+            )
+        assert keyless.value.error.data["kind"] == "key_required"
+
+
+@pytest.mark.parametrize("uri", [*LOOKUP_TOOLS, "sondos://assistants/12", "sondos://changes/chg-0123456789"])
+def test_each_resource_reads_as_a_read_only_tool(uri: str):
+    """A resource takes the key and scope of a tool that changes nothing (so a read scope suffices)."""
+    tool = TOOLS_BY_NAME[reads_as(uri) or ""]
+    assert not tool.writes
