@@ -228,15 +228,21 @@ def test_subprocesses_run_the_package_the_tests_import():
 
 
 @pytest.mark.anyio
-async def test_sandbox_journals_apart_from_the_users_journal(tmp_path: Path):
-    """--sandbox journals its changes (list_changes shows them) in a file of its own, never in the user's data
-    directory: the sandbox's data is new on every start, and so is its journal."""
+@pytest.mark.parametrize(
+    ("flags", "env"),
+    [pytest.param(["--sandbox"], {}, id="flag"), pytest.param([], {"SONDOS_SANDBOX": "true"}, id="environment")],
+)
+async def test_sandbox_journals_apart_from_the_users_journal(flags: list[str], env: dict[str, str], tmp_path: Path):
+    """--sandbox (or SONDOS_SANDBOX=true, as the desktop bundle sets it) serves the demo account and journals
+    its changes (list_changes shows them) in a file of its own, never in the user's data directory: the
+    sandbox's data is new on every start, and so is its journal."""
     home, data = tmp_path / "home", tmp_path / "data"
     home.mkdir()
     data.mkdir()
     command, *args = server_command()
-    env = clean_env(HOME=str(home), XDG_DATA_HOME=str(data))
-    params = StdioServerParameters(command=command, args=[*args, "--sandbox"], env=env)
+    params = StdioServerParameters(
+        command=command, args=[*args, *flags], env=clean_env(HOME=str(home), XDG_DATA_HOME=str(data), **env)
+    )
     async with Client(params) as client:
         applied = await client.call_tool("update_assistant", {"id": 12, "speech_speed": 0.9})
         changes = await client.call_tool("list_changes", {})
