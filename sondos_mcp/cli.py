@@ -115,11 +115,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             update["journal"] = str(Path(scratch.name) / "journal.sqlite3")
         settings = settings.model_copy(update=update)
     configure_logging(settings)
-    if settings.api_key is None and not (args.transport == "http" and settings.auth_mode == "per_user"):
-        log.warning(
-            "SONDOS_API_KEY is not set: proposals are still checked, but nothing can be applied. Set it in the "
-            "MCP client's server configuration (env), or start with --sandbox to try the demo account."
-        )
     try:
         return serve_http(settings) if args.transport == "http" else serve_stdio(settings)
     except KeyboardInterrupt:
@@ -131,12 +126,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             scratch.cleanup()
 
 
+def warn_without_key(settings: Settings, transport: str) -> None:
+    if settings.api_key is None and not (transport == "http" and settings.auth_mode == "per_user"):
+        log.warning(
+            "SONDOS_API_KEY is not set: proposals are still checked, but nothing can be applied. Set it in the "
+            "MCP client's server configuration (env), or start with --sandbox to try the demo account."
+        )
+
+
 def serve_stdio(settings: Settings) -> int:
     import anyio
     from mcp.server.stdio import stdio_server
 
     from sondos_mcp.server import build_server, settle_heap
 
+    warn_without_key(settings, "stdio")
     server = build_server(settings)
     settle_heap()
 
@@ -190,8 +194,10 @@ def serve_http(settings: Settings) -> int:
     except OSError as exc:
         print(f"sondos-mcp: {listen_failure(settings, exc)}", file=sys.stderr)
         return 2
-    port = sock.getsockname()[1]
     where = f"[{settings.host}]" if ":" in settings.host else settings.host
+    # Only a server that will serve says what is missing for its callers; a refusal above is the one line.
+    warn_without_key(settings, "http")
+    port = sock.getsockname()[1]
     print(
         f"sondos-mcp: MCP over streamable HTTP at http://{where}:{port}/mcp "
         f"(auth: {settings.auth_mode}, workers: {settings.workers})",

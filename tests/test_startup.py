@@ -146,7 +146,7 @@ def test_a_port_in_use_is_one_line_before_any_claim_to_serve():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = start("--transport", "http", "--port", str(port), SONDOS_API_KEY=CANARY, SONDOS_LOG_LEVEL="INFO")
+        proc = start("--transport", "http", "--port", str(port), SONDOS_LOG_LEVEL="INFO")
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
