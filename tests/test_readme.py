@@ -181,6 +181,16 @@ def test_every_client_block_is_a_valid_configuration_for_its_client(doc: str, ki
             assert arg == WHEEL_PLACEHOLDER
 
 
+def test_file_names_in_the_docs_are_this_versions():
+    """Every wheel and bundle file name the docs mention is the one this version builds."""
+    version = re.escape(sondos_mcp.__version__)
+    for text in DOCS.values():
+        for name in re.findall(r"sondos_mcp-[^/\s`\"*]*?\.whl", text):
+            assert re.fullmatch(rf"sondos_mcp-{version}-py3-none-any\.whl", name), name
+        for name in re.findall(r"sondos-mcp-[^/\s`\"]*?\.mcpb", text):
+            assert name == f"sondos-mcp-{sondos_mcp.__version__}.mcpb", name
+
+
 def test_every_way_to_run_it_has_a_json_block_and_a_claude_line():
     """Each way of starting the server is shown both as a JSON block and as a `claude mcp add` line, alike."""
     json_launches = {key(launch(k, b)) for _, k, b in client_blocks() if k != "claude"}
