@@ -365,6 +365,8 @@ def documented_docker_server(sandbox: SandboxServer) -> Iterator[str]:
     documented, args = docker_run(line)
     port = free_port()
     env = clean(**(image_environment() | documented | {"SONDOS_PORT": str(port), "SONDOS_BASE_URL": sandbox.base_url}))
+    # One worker keeps this quick; several workers on the bound socket are tested in tests/test_http.py.
+    env["SONDOS_WORKERS"] = "1"
     proc = subprocess.Popen(
         container(env, args), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
@@ -380,7 +382,7 @@ def documented_docker_server(sandbox: SandboxServer) -> Iterator[str]:
 @pytest.mark.anyio
 async def test_documented_docker_run_serves_mcp_over_http(documented_docker_server: str):
     """docs/deployment.md's `docker run` line, with the image's environment, serves MCP over HTTP on all
-    interfaces with its two workers: a caller sending its own key lists assistants."""
+    interfaces: a caller sending its own key lists assistants."""
     async with (
         httpx2.AsyncClient(headers={"X-Sondos-Api-Key": DEMO_KEY}, timeout=30) as http,
         Client(streamable_http_client(f"{documented_docker_server}/mcp", http_client=http)) as client,
@@ -422,7 +424,8 @@ def healthcheck_command() -> list[str]:
 class Container:
     """The image's entrypoint as a container runs it: PID 1 of a PID namespace of its own (`unshare`), with
     the image's environment, on this machine's network; `health()` runs the image's HEALTHCHECK command
-    inside that namespace (`nsenter`), as Docker runs it inside the container."""
+    inside that namespace (`nsenter`), as Docker runs it inside the container. Needing util-linux's tools and
+    root, these tests run in .ci/run's interop step."""
 
     def __init__(self, env: dict[str, str], args: list[str], log: Path):
         unshare, nsenter = shutil.which("unshare"), shutil.which("nsenter")
@@ -441,7 +444,7 @@ class Container:
         self.pid = self.first_child()
 
     def unavailable(self, what: str) -> None:
-        if os.environ.get("SONDOS_TEST_WHEEL") == "1":
+        if os.environ.get("SONDOS_INTEROP") == "1":
             pytest.fail(f"{what} required: the image's health check is tested in a PID namespace")
         pytest.skip(f"{what} needed to run the server in a PID namespace of its own")
 
@@ -469,6 +472,7 @@ class Container:
         self.log.close()
 
 
+@pytest.mark.interop
 def test_image_health_check_follows_the_port_and_sees_a_hung_server(tmp_path: Path):
     """Started with `-e SONDOS_PORT=<not 8000>`, the image's health check passes while the server answers and
     fails once it hangs (stopped: connections wait, nothing answers)."""
@@ -489,6 +493,7 @@ def test_image_health_check_follows_the_port_and_sees_a_hung_server(tmp_path: Pa
     assert f"127.0.0.1:{port}/healthz did not answer" in hung.stderr
 
 
+@pytest.mark.interop
 def test_image_health_check_passes_a_container_serving_stdio(tmp_path: Path):
     """`docker run -i … sondos-mcp --transport stdio` (docs/clients.md) has no HTTP to ask: the check passes
     without asking, rather than marking the desktop client's container unhealthy."""

@@ -14,6 +14,7 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from pydantic import SecretStr
 
+from sondos_mcp.cli import load_settings, parse_args
 from sondos_mcp.config import Settings, env_name
 from sondos_mcp.server import build_server
 from tests.conftest import server_command, wait_until_healthy
@@ -101,7 +102,8 @@ def test_help_lists_every_setting_with_its_meaning():
 
 
 def test_per_user_http_mode_does_not_warn_about_a_missing_key():
-    """In per-user-key HTTP mode each caller brings a key, so no 'key not set' warning is printed."""
+    """In per-user-key HTTP mode each caller brings a key, so no 'key not set' warning is printed; with --port 0
+    the system picks the port, and the banner names the one bound, where the server answers."""
     proc = subprocess.Popen(
         [*server_command(), "--transport", "http", "--port", "0"],
         env=clean_env(SONDOS_HTTP_AUTH="per_user"),
@@ -113,6 +115,9 @@ def test_per_user_http_mode_does_not_warn_about_a_missing_key():
     assert proc.stderr is not None
     try:
         banner = proc.stderr.readline()
+        found = re.search(r"http://127\.0\.0\.1:(\d+)/mcp", banner)
+        assert found is not None, banner
+        wait_until_healthy(f"http://127.0.0.1:{found.group(1)}", proc)
     finally:
         proc.terminate()
         rest = proc.communicate(timeout=30)[1]
@@ -120,23 +125,33 @@ def test_per_user_http_mode_does_not_warn_about_a_missing_key():
     assert "SONDOS_API_KEY is not set" not in banner + rest
 
 
-@pytest.mark.parametrize(
-    ("args", "env"),
-    [
-        pytest.param([], {}, id="unset"),
-        pytest.param([], {"SONDOS_API_KEY": ""}, id="empty"),
-        pytest.param([], {"SONDOS_API_KEY": "   "}, id="blank"),
-        pytest.param(["--api-key", ""], {}, id="empty-flag"),
-    ],
-)
-def test_missing_key_warning_points_at_the_sandbox(args: list[str], env: dict[str, str]):
+@pytest.mark.parametrize("env", [pytest.param({}, id="unset"), pytest.param({"SONDOS_API_KEY": ""}, id="empty")])
+def test_missing_key_warning_points_at_the_sandbox(env: dict[str, str]):
     """Without a key (stdio), unset or empty alike, the warning says how to set one and that --sandbox needs none."""
     proc = subprocess.run(
-        [*server_command(), *args], input="", capture_output=True, text=True, timeout=60, env=clean_env(**env)
+        [*server_command()], input="", capture_output=True, text=True, timeout=60, env=clean_env(**env)
     )
     assert proc.returncode == 0, proc.stderr
     assert "SONDOS_API_KEY is not set" in proc.stderr
     assert "--sandbox" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        pytest.param([], {"SONDOS_API_KEY": ""}, id="empty"),
+        pytest.param([], {"SONDOS_API_KEY": " \t "}, id="blank"),
+        pytest.param(["--api-key", ""], {}, id="empty-flag"),
+        pytest.param(["--api-key", "  "], {"SONDOS_API_KEY": CANARY}, id="blank-flag-over-a-key"),
+    ],
+)
+def test_an_empty_key_is_no_key(args: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch):
+    """The command's settings treat an empty or blank key, from the environment or a flag, as no key at all
+    (the case the warning above covers), never as a key to send."""
+    monkeypatch.delenv("SONDOS_API_KEY", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings(parse_args(args)).api_key is None
 
 
 def test_a_port_in_use_is_one_line_before_any_claim_to_serve():
@@ -154,31 +169,6 @@ def test_a_port_in_use_is_one_line_before_any_claim_to_serve():
     assert "in use" in lines[0]
     assert "SONDOS_PORT" in lines[0]
     assert "streamable HTTP at" not in proc.stderr
-
-
-def test_http_banner_names_the_port_actually_bound():
-    """With --port 0 the system picks a free port; the banner names that port, where the server answers."""
-    proc = subprocess.Popen(
-        [*server_command(), "--transport", "http", "--port", "0"],
-        env=clean_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    try:
-        banner = ""
-        while "streamable HTTP at" not in banner:
-            banner = proc.stderr.readline()
-            assert banner, "the server exited before its banner"
-        found = re.search(r"http://127\.0\.0\.1:(\d+)/mcp", banner)
-        assert found is not None, banner
-        assert found.group(1) != "0"
-        wait_until_healthy(f"http://127.0.0.1:{found.group(1)}", proc)
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
 
 
 @pytest.mark.anyio
@@ -228,20 +218,16 @@ def test_subprocesses_run_the_package_the_tests_import():
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(
-    ("flags", "env"),
-    [pytest.param(["--sandbox"], {}, id="flag"), pytest.param([], {"SONDOS_SANDBOX": "true"}, id="environment")],
-)
-async def test_sandbox_journals_apart_from_the_users_journal(flags: list[str], env: dict[str, str], tmp_path: Path):
-    """--sandbox (or SONDOS_SANDBOX=true, as the desktop bundle sets it) serves the demo account and journals
-    its changes (list_changes shows them) in a file of its own, never in the user's data directory: the
-    sandbox's data is new on every start, and so is its journal."""
+async def test_sandbox_journals_apart_from_the_users_journal(tmp_path: Path):
+    """--sandbox serves the demo account and journals its changes (list_changes shows them) in a file of its
+    own, never in the user's data directory: the sandbox's data is new on every start, and so is its journal.
+    (SONDOS_SANDBOX=true, as the desktop bundle sets it, is the same setting: tests/interop/test_bundle.py.)"""
     home, data = tmp_path / "home", tmp_path / "data"
     home.mkdir()
     data.mkdir()
     command, *args = server_command()
     params = StdioServerParameters(
-        command=command, args=[*args, *flags], env=clean_env(HOME=str(home), XDG_DATA_HOME=str(data), **env)
+        command=command, args=[*args, "--sandbox"], env=clean_env(HOME=str(home), XDG_DATA_HOME=str(data))
     )
     async with Client(params) as client:
         applied = await client.call_tool("update_assistant", {"id": 12, "speech_speed": 0.9})
