@@ -7,14 +7,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
 WORKDIR /app
 COPY pyproject.toml README.md LICENSE ./
 COPY sondos_mcp ./sondos_mcp
-RUN pip install ".[postgres]" "httptools>=0.6" \
+RUN pip install ".[postgres,oauth]" "httptools>=0.6" \
     && useradd --create-home --uid 10001 sondos \
     && mkdir /data && chown sondos /data
 
 USER sondos
 # Inside a container the server must listen beyond loopback, and it refuses to serve HTTP that way
-# until `docker run` sets authentication (SONDOS_HTTP_AUTH=per_user, or SONDOS_HTTP_TOKENS with
-# SONDOS_API_KEY) and the host names clients use (SONDOS_HTTP_ALLOWED_HOSTS): docs/deployment.md.
+# until `docker run` sets authentication (SONDOS_HTTP_AUTH=per_user, SONDOS_HTTP_TOKENS with
+# SONDOS_API_KEY, or SONDOS_HTTP_AUTH=oauth with its settings) and the host names clients use
+# (SONDOS_HTTP_ALLOWED_HOSTS, or SONDOS_PUBLIC_URL's in oauth mode): docs/deployment.md.
 ENV SONDOS_HOST=0.0.0.0 SONDOS_PORT=8000 SONDOS_WORKERS=2
 # The change journal: mount a volume here (or set SONDOS_JOURNAL_URL=postgresql://… for several
 # replicas), or it is lost with the container.

@@ -103,6 +103,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"sondos-mcp: SONDOS_POLICY: {exc}", file=sys.stderr)
             return 2
 
+    # A journal that cannot work stops start-up, naming its variable (SONDOS_JOURNAL=off is never checked).
+    from sondos_mcp.journal import check_setting
+
+    problem = check_setting(settings)
+    if problem is not None:
+        print(f"sondos-mcp: {problem}", file=sys.stderr)
+        return 2
+
     sandbox, scratch = None, None
     if settings.sandbox:
         from sondos_mcp.sandbox import DEMO_KEY, SandboxServer
@@ -127,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def warn_without_key(settings: Settings, transport: str) -> None:
-    if settings.api_key is None and not (transport == "http" and settings.auth_mode == "per_user"):
+    if settings.api_key is None and not (transport == "http" and settings.auth_mode in ("per_user", "oauth")):
         log.warning(
             "SONDOS_API_KEY is not set: proposals are still checked, but nothing can be applied. Set it in the "
             "MCP client's server configuration (env), or start with --sandbox to try the demo account."

@@ -10,8 +10,15 @@ from typing import Any, Literal
 from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from sondos_mcp.errors import InvalidArguments, SondosError, UpstreamError, UpstreamValidationError
-from sondos_mcp.feedback import FeedbackBuilder, Problem, render_problems
+from sondos_mcp.errors import (
+    InsufficientScope,
+    InvalidArguments,
+    KeyRequired,
+    SondosError,
+    UpstreamError,
+    UpstreamValidationError,
+)
+from sondos_mcp.feedback import FeedbackBuilder, Notice, Problem, render_problems
 
 # Output fields default to None and are left out of the result when unset (never sent as null);
 # `schema.model_schema(shallow=True)` declares their plain type accordingly.
@@ -35,7 +42,7 @@ class Outcome(BaseModel):
     error: ErrorInfo | None = None
     problems: list[Problem] | None = None
     suggested_arguments: dict[str, JsonValue] | None = None
-    warnings: list[str] | None = None
+    warnings: list[Notice] | None = None
 
 
 def success(outcome: Outcome, text: str) -> CallToolResult:
@@ -90,12 +97,16 @@ def error_result(
         **({"applied": applied} if applied is not None else {}),
         "error": info.model_dump(mode="json", exclude_none=True),
     }
+    if isinstance(exc, KeyRequired) and exc.url is not None:
+        structured["enrol_url"] = exc.url
+    if isinstance(exc, InsufficientScope):
+        structured["required_scope"] = exc.scope
     summary = summarise(problems[max_problems:])
     shown = problems[:max_problems]
     if shown:
         structured["problems"] = [p.model_dump(mode="json", exclude_none=True) for p in shown]
     if summary:
-        structured["warnings"] = [summary]
+        structured["warnings"] = [Notice(code="more_problems", message=summary).model_dump(mode="json")]
     if suggested is not None:
         structured["suggested_arguments"] = suggested
     prefix = {False: "Not applied: ", "unknown": "Outcome unknown: "}.get(applied, "") if applied is not None else ""

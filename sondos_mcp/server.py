@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from mcp.server import Server
@@ -36,7 +36,7 @@ from sondos_mcp.policy import Policy
 from sondos_mcp.references import Lookups
 from sondos_mcp.results import error_result
 from sondos_mcp.tools import TOOLS, TOOLS_BY_NAME, ToolContext, ToolSpec
-from sondos_mcp.trust import Trust
+from sondos_mcp.trust import Person, Trust
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,10 @@ def _listing(tool: ToolSpec, policy: Policy | None = None) -> Tool:
     )
 
 
-def tool_listing(policy: Policy | None = None) -> ListToolsResult:
+def tool_listing(policy: Policy | None = None, tools: tuple[ToolSpec, ...] = TOOLS) -> ListToolsResult:
     """What tools/list answers under a policy (read-only lists no write tool); built once per policy."""
-    tools = [t for t in TOOLS if policy is None or not (policy.read_only and t.writes)]
-    return ListToolsResult(tools=[_listing(t, policy) for t in tools])
+    listed = [t for t in tools if policy is None or not (policy.read_only and t.writes)]
+    return ListToolsResult(tools=[_listing(t, policy) for t in listed])
 
 
 # The key of the call being served, when each caller brings its own (HTTP per-user mode). Set in
@@ -76,6 +76,24 @@ _call_key: ContextVar[SecretStr | None] = ContextVar("sondos_call_key", default=
 
 RequestKey = Callable[[Any], SecretStr | None]
 """Reads the caller's own API key from the transport's request (None: the caller sent none)."""
+
+
+class People(Protocol):
+    """Signed-in people (HTTP oauth mode): who is calling, and the Sondos key each call acts with."""
+
+    tools: tuple[ToolSpec, ...]  # tools of their own (their key on file), listed beside the others
+
+    def attach(self, context: ToolContext) -> None:
+        """The server's context, once its lifespan has built it (the journal and key vault live there)."""
+
+    async def aclose(self) -> None: ...
+
+    def person(self, request: Any) -> Person | None:
+        """The person the transport's request was authenticated as."""
+
+    async def admit(self, ctx: ServerRequestContext[ToolContext], person: Person | None, tool: ToolSpec) -> Any:
+        """The key (`SecretStr`) this call acts with, or None for a tool that needs none; raises a
+        `SondosError` (a missing scope, no key on file) or asks the person to enrol one."""
 
 
 def deadline_exceeded(seconds: float, write_sent: bool) -> DeadlineExceeded:
@@ -88,10 +106,10 @@ def deadline_exceeded(seconds: float, write_sent: bool) -> DeadlineExceeded:
     )
 
 
-def _policy(ctx: ServerRequestContext[ToolContext]) -> Policy:
+def _policy(ctx: ServerRequestContext[ToolContext], person: Person | None = None) -> Policy:
     """The policy of the caller of this request (the listing and the call agree on it)."""
     trust = ctx.lifespan_context.trust
-    return trust.caller(getattr(ctx.request, "headers", None), "").policy
+    return trust.caller(getattr(ctx.request, "headers", None), "", person).policy
 
 
 def settle_heap() -> None:
@@ -102,10 +120,15 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def build_server(settings: Settings, request_key: RequestKey | None = None) -> Server[ToolContext]:
-    """The MCP server. With `request_key`, every call uses the key its caller sent, and only that."""
+def build_server(
+    settings: Settings, request_key: RequestKey | None = None, people: People | None = None
+) -> Server[ToolContext]:
+    """The MCP server. With `request_key`, every call uses the key its caller sent, and only that;
+    with `people`, the key the signed-in person sent or enrolled."""
     listings: dict[int, ListToolsResult] = {}
-    key_source: KeySource | None = _call_key.get if request_key is not None else None
+    key_source: KeySource | None = _call_key.get if request_key is not None or people is not None else None
+    tools = TOOLS + (people.tools if people is not None else ())
+    by_name = TOOLS_BY_NAME if people is None else {tool.name: tool for tool in tools}
 
     @asynccontextmanager
     async def lifespan(_: Server[ToolContext]) -> AsyncIterator[ToolContext]:
@@ -113,34 +136,40 @@ def build_server(settings: Settings, request_key: RequestKey | None = None) -> S
         trust = Trust.from_settings(settings)
         try:
             cache = TTLCache(ttl=60.0, max_entries=settings.cache_entries)
-            yield ToolContext(api=api, lookups=Lookups(api, cache, max_pages=settings.max_pages), trust=trust)
+            context = ToolContext(api=api, lookups=Lookups(api, cache, max_pages=settings.max_pages), trust=trust)
+            if people is not None:
+                people.attach(context)
+            yield context
         finally:
+            if people is not None:
+                await people.aclose()
             await trust.aclose()
             await api.aclose()
 
     async def on_list_tools(
         ctx: ServerRequestContext[ToolContext], params: PaginatedRequestParams | None
     ) -> ListToolsResult:
-        policy = _policy(ctx)
+        policy = _policy(ctx, people.person(ctx.request) if people is not None else None)
         key = id(policy)
         if key not in listings:
-            listings[key] = tool_listing(policy)
+            listings[key] = tool_listing(policy, tools)
         return listings[key]
 
     async def on_call_tool(
         ctx: ServerRequestContext[ToolContext], params: CallToolRequestParams
     ) -> CallToolResult | InputRequiredResult:
-        tool = TOOLS_BY_NAME.get(params.name)
-        if tool is not None and tool.writes and _policy(ctx).read_only:
+        tool = by_name.get(params.name)
+        person = people.person(ctx.request) if people is not None else None
+        if tool is not None and tool.writes and _policy(ctx, person).read_only:
             tool = None  # not listed under a read-only policy, so not callable either
         if tool is None:
             raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {params.name}")
         arguments = params.arguments or {}
-        token = _call_key.set(request_key(ctx.request)) if request_key is not None else None
+        token = _call_key.set(request_key(ctx.request)) if request_key is not None and people is None else None
         record = CallRecord()
         record_token = CALL_RECORD.set(record)
         try:
-            result = await run(tool, ctx, arguments, record)
+            result = await run(tool, ctx, arguments, record, person)
         except NeedsInput as exc:
             return exc.result  # the client asks its user and calls again with the answer
         finally:
@@ -150,8 +179,13 @@ def build_server(settings: Settings, request_key: RequestKey | None = None) -> S
         return cap_result(escape_result(result), settings.max_result_bytes)
 
     async def run(
-        tool: ToolSpec, ctx: ServerRequestContext[ToolContext], arguments: dict[str, Any], record: CallRecord
+        tool: ToolSpec,
+        ctx: ServerRequestContext[ToolContext],
+        arguments: dict[str, Any],
+        record: CallRecord,
+        person: Person | None = None,
     ) -> CallToolResult:
+        key_token = None
         try:
             too_large = argument_problem(
                 arguments,
@@ -161,9 +195,12 @@ def build_server(settings: Settings, request_key: RequestKey | None = None) -> S
             )
             if too_large is not None:
                 raise InvalidArguments([too_large])
+            if people is not None:
+                key_token = _call_key.set(await people.admit(ctx, person, tool))
             # One deadline for the whole call: retries, paging and lookups all count against it.
             with anyio.move_on_after(settings.deadline) as deadline:
-                return await tool.handler(replace(ctx.lifespan_context, request=ctx, deadline=deadline), arguments)
+                context = replace(ctx.lifespan_context, request=ctx, deadline=deadline, person=person)
+                return await tool.handler(context, arguments)
             raise deadline_exceeded(settings.deadline, record.write_sent and tool.writes)
         except SondosError as exc:
             log.info("%s refused: %s (%s)", tool.name, exc.kind, escape_text(exc.message))
@@ -176,6 +213,9 @@ def build_server(settings: Settings, request_key: RequestKey | None = None) -> S
                 writes=tool.writes,
                 max_problems=settings.max_problems,
             )
+        finally:
+            if key_token is not None:
+                _call_key.reset(key_token)
 
     return Server(
         "sondos-mcp",
