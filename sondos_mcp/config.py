@@ -39,8 +39,11 @@ def _named(entry: str) -> tuple[str, str]:
 class Settings(BaseSettings):
     """Everything the server needs to know; `SONDOS_*` environment variables fill it."""
 
+    # An empty variable (`SONDOS_API_KEY=`, or a client's blank field) means unset, as people expect;
     # hide_input_in_errors: a refusal printed whole (a worker's traceback) never shows a secret's value.
-    model_config = SettingsConfigDict(env_prefix="SONDOS_", extra="ignore", frozen=True, hide_input_in_errors=True)
+    model_config = SettingsConfigDict(
+        env_prefix="SONDOS_", extra="ignore", frozen=True, env_ignore_empty=True, hide_input_in_errors=True
+    )
 
     api_key: SecretStr | None = Field(None, description="Sondos API key (Bearer token)")
     base_url: str = Field(DEFAULT_BASE_URL, description="Base URL of the Sondos REST API")
@@ -50,6 +53,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         "WARNING", description="stderr log level"
     )
+    sandbox: bool = Field(False, description="Serve against the built-in sandbox API with demo data; no key needed")
 
     # Streamable HTTP (`--transport http`). Comma-separated lists in the environment.
     host: str = Field("127.0.0.1", description="Address to bind; loopback unless told otherwise")
@@ -63,8 +67,12 @@ class Settings(BaseSettings):
     )
     http_tokens_file: Path | None = Field(None, description="File with one bearer token per line")
     http_key_header: str = Field("X-Sondos-Api-Key", description="Header carrying each caller's key (per_user)")
-    http_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    http_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    http_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Host names clients use, checked against each request's Host; '*': any"
+    )
+    http_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Browser origins allowed besides loopback"
+    )
     http_max_body: int = Field(256 * 1024, ge=1024, description="Largest request body accepted, in bytes")
 
     # OAuth 2.1 sign-in (`SONDOS_HTTP_AUTH=oauth`, the `oauth` extra; see docs/deployment.md).
@@ -103,6 +111,12 @@ class Settings(BaseSettings):
     @classmethod
     def _level_any_case(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return None if isinstance(text, str) and not text.strip() else value
 
     @field_validator("base_url")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -12,12 +13,14 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
+from mcp.client.stdio import StdioServerParameters
 from pydantic import SecretStr
 
-from sondos_mcp.config import Settings
+from sondos_mcp.cli import load_settings, parse_args
+from sondos_mcp.config import Settings, env_name
 from sondos_mcp.sandbox import SandboxServer
 from sondos_mcp.server import build_server
-from tests.conftest import make_settings, server_command
+from tests.conftest import make_settings, server_command, wait_until_healthy
 from tests.postgres_cluster import Cluster, pg_cluster  # noqa: F401 - the fixture
 
 CANARY = "5|startup-canary-key-0b1c"
@@ -90,8 +93,21 @@ def test_help_shows_defaults_and_environment_names():
     assert "--sandbox" in text
 
 
+def test_help_lists_every_setting_with_its_meaning():
+    """--help names every setting the server reads, those without a flag too, each with its description."""
+    proc = start("--help", COLUMNS="100")
+    assert proc.returncode == 0
+    text = " ".join(proc.stdout.split())
+    for field, info in Settings.model_fields.items():
+        assert info.description, f"{field} has no description for --help"
+        assert env_name(field) in text, f"{env_name(field)} missing from --help"
+        assert " ".join(info.description.split()) in text, f"the meaning of {env_name(field)} is missing from --help"
+    assert max(len(line) for line in proc.stdout.splitlines()) <= 100
+
+
 def test_per_user_http_mode_does_not_warn_about_a_missing_key():
-    """In per-user-key HTTP mode each caller brings a key, so no 'key not set' warning is printed."""
+    """In per-user-key HTTP mode each caller brings a key, so no 'key not set' warning is printed; with --port 0
+    the system picks the port, and the banner names the one bound, where the server answers."""
     proc = subprocess.Popen(
         [*server_command(), "--transport", "http", "--port", "0"],
         env=clean_env(SONDOS_HTTP_AUTH="per_user"),
@@ -103,6 +119,9 @@ def test_per_user_http_mode_does_not_warn_about_a_missing_key():
     assert proc.stderr is not None
     try:
         banner = proc.stderr.readline()
+        found = re.search(r"http://127\.0\.0\.1:(\d+)/mcp", banner)
+        assert found is not None, banner
+        wait_until_healthy(f"http://127.0.0.1:{found.group(1)}", proc)
     finally:
         proc.terminate()
         rest = proc.communicate(timeout=30)[1]
@@ -110,11 +129,50 @@ def test_per_user_http_mode_does_not_warn_about_a_missing_key():
     assert "SONDOS_API_KEY is not set" not in banner + rest
 
 
-def test_missing_key_warning_points_at_the_sandbox():
-    """Without a key (stdio), the warning says how to set one and that --sandbox needs none."""
-    proc = subprocess.run([*server_command()], input="", capture_output=True, text=True, timeout=60, env=clean_env())
+@pytest.mark.parametrize("env", [pytest.param({}, id="unset"), pytest.param({"SONDOS_API_KEY": ""}, id="empty")])
+def test_missing_key_warning_points_at_the_sandbox(env: dict[str, str]):
+    """Without a key (stdio), unset or empty alike, the warning says how to set one and that --sandbox needs none."""
+    proc = subprocess.run(
+        [*server_command()], input="", capture_output=True, text=True, timeout=60, env=clean_env(**env)
+    )
+    assert proc.returncode == 0, proc.stderr
     assert "SONDOS_API_KEY is not set" in proc.stderr
     assert "--sandbox" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        pytest.param([], {"SONDOS_API_KEY": ""}, id="empty"),
+        pytest.param([], {"SONDOS_API_KEY": " \t "}, id="blank"),
+        pytest.param(["--api-key", ""], {}, id="empty-flag"),
+        pytest.param(["--api-key", "  "], {"SONDOS_API_KEY": CANARY}, id="blank-flag-over-a-key"),
+    ],
+)
+def test_an_empty_key_is_no_key(args: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch):
+    """The command's settings treat an empty or blank key, from the environment or a flag, as no key at all
+    (the case the warning above covers), never as a key to send."""
+    monkeypatch.delenv("SONDOS_API_KEY", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings(parse_args(args)).api_key is None
+
+
+def test_a_port_in_use_is_one_line_before_any_claim_to_serve():
+    """A taken port stops start-up with one line naming the address and how to choose another; nothing says
+    it is serving first."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = start("--transport", "http", "--port", str(port), SONDOS_LOG_LEVEL="INFO")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert f"127.0.0.1:{port}" in lines[0]
+    assert "in use" in lines[0]
+    assert "SONDOS_PORT" in lines[0]
+    assert "streamable HTTP at" not in proc.stderr
 
 
 @pytest.mark.anyio
@@ -161,6 +219,26 @@ def test_subprocesses_run_the_package_the_tests_import():
         cwd=Path(__file__).resolve().parent.parent,
     )
     assert Path(proc.stdout.strip()) == Path(sondos_mcp.__file__)
+
+
+@pytest.mark.anyio
+async def test_sandbox_journals_apart_from_the_users_journal(tmp_path: Path):
+    """--sandbox serves the demo account and journals its changes (list_changes shows them) in a file of its
+    own, never in the user's data directory: the sandbox's data is new on every start, and so is its journal.
+    (SONDOS_SANDBOX=true, as the desktop bundle sets it, is the same setting: tests/interop/test_bundle.py.)"""
+    home, data = tmp_path / "home", tmp_path / "data"
+    home.mkdir()
+    data.mkdir()
+    command, *args = server_command()
+    params = StdioServerParameters(
+        command=command, args=[*args, "--sandbox"], env=clean_env(HOME=str(home), XDG_DATA_HOME=str(data))
+    )
+    async with Client(params) as client:
+        applied = await client.call_tool("update_assistant", {"id": 12, "speech_speed": 0.9})
+        changes = await client.call_tool("list_changes", {})
+    assert applied.is_error is False
+    assert [c["id"] for c in changes.structured_content["changes"]] == [applied.structured_content["change_id"]]
+    assert [p for p in (*home.rglob("*"), *data.rglob("*")) if "sondos" in str(p).lower()] == []
 
 
 # --- the journal's setting: one that cannot work stops start-up --------------------------------
