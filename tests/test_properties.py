@@ -15,7 +15,8 @@ from pydantic import ValidationError
 from sondos_mcp.model import UpdateAssistantArgs
 from sondos_mcp.sandbox import LANGUAGES, MODELS, PHONE_NUMBERS, VOICES, SandboxServer, contract_validator
 from sondos_mcp.server import build_server
-from sondos_mcp.vocabulary import ENUM_SPELLINGS, FIELD_NAMES
+from sondos_mcp.vocabulary import knowledge
+from sondos_mcp.vocabulary_kinds import Choice
 from tests.conftest import make_settings
 from tests.snapshots import snapshot
 
@@ -250,7 +251,11 @@ _POOLS: dict[str, list[Any]] = {
         '[{"name": "a", "type": "str", "description": "d"}]',
     ],
 }
-_ENUM_WORDS = sorted({w for spellings in ENUM_SPELLINGS.values() for w in spellings} | {"Pipeline", "RECEIVE", "vad "})
+_KINDS = knowledge().kinds
+# Each field's other names and spellings, as the model declares them with the field.
+OTHER_NAMES = {n: (*k.names, *k.platform_names(), *([k.stored] if k.stored else [])) for n, k in _KINDS.items()}
+_SPELLINGS = {w for k in _KINDS.values() if isinstance(k, Choice) for w in k.spellings}
+_ENUM_WORDS = sorted(_SPELLINGS | {"Pipeline", "RECEIVE", "vad "})
 
 
 def _mistake_for(name: str) -> st.SearchStrategy[Any]:
@@ -274,7 +279,7 @@ def mistaken_proposals() -> st.SearchStrategy[dict[str, Any]]:
     fields = sorted(n for n in PROPS if n not in ("id", "dry_run"))
 
     def entry(name: str) -> st.SearchStrategy[tuple[str, Any]]:
-        given_as = st.sampled_from([name, name, *FIELD_NAMES.get(name, ())])
+        given_as = st.sampled_from([name, name, *OTHER_NAMES.get(name, ())])
         return st.tuples(given_as, _mistake_for(name))
 
     entries = st.lists(st.sampled_from(fields), min_size=1, max_size=3, unique=True).flatmap(

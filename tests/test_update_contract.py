@@ -136,7 +136,9 @@ async def test_string_longer_than_documented_limit_is_refused(
         ("max_call_duration", 300.5, 300),
         ("max_call_duration", "300", 300),
         ("voice_id", "2", 2),
-        ("assistant_name", 42, None),
+        ("assistant_name", 2025, "2025"),
+        ("system_prompt", 42, None),
+        ("llm_temperature", ".25", 0.25),
         ("variables", '{"city": "Riyadh"}', {"city": "Riyadh"}),
         (
             "post_call_schema",
@@ -201,7 +203,7 @@ async def test_enum_case_or_synonym_slip_gets_intended_value(client: Client, fie
         ("assistant_id", 12, "id", 12, 12),
         ("speechSpeed", 0.8, "speech_speed", 0.8, 0.8),
         ("speach_speed", 0.8, "speech_speed", 0.8, 0.8),
-        ("type", "inbound", "calls_direction", "inbound", "receive"),
+        ("type", "inbound", "calls_direction", "receive", "receive"),
         ("name", "Riyadh Sales", "assistant_name", "Riyadh Sales", "Riyadh Sales"),
         ("max_duration", 5000, "max_call_duration", 5000, None),
         ("max_call_duration_minutes", 10, "max_call_duration", 600, 600),
@@ -217,8 +219,9 @@ async def test_unknown_field_gets_intended_field_and_value(
     renamed_value: Any,
     suggested_value: Any,
 ):
-    """An unknown or misspelled field is refused, naming the intended field (a unit in the name converted);
-    the suggestion carries the value fixed too, or is absent when the value has several readings."""
+    """An unknown or misspelled field is refused, naming the intended field (a unit in the name converted)
+    and, when the value has one reading, the value to send; the suggestion carries it too, or is absent
+    when the value has several readings."""
     arguments = {name: value} if name == "assistant_id" else {"id": 12, name: value}
     if name == "assistant_id":
         arguments["speech_speed"] = 0.9
