@@ -535,9 +535,10 @@ async def _assistant(p: Proposal, lookups: Lookups) -> None:
     """The assistant the proposal is about, against the account's list when that is known.
 
     A whole list row pasted as the id, or the assistant's name, is read by the list (the proposal
-    is refused anyway, so reading it costs no change a request). A well-formed id is judged only
-    when the list is already known to this process (no request is added to a valid change); if
-    it is not in it, the list is read again, fresh, before the id is refused with the ids nearby.
+    is refused anyway, so reading it costs no change a request). A well-formed id is judged when
+    the list is already known to this process, or when the proposal is refused for something else
+    (no request is added to a valid change); an id a cached list lacks is read again, fresh,
+    before it is refused with the ids nearby.
     """
     value = p.resolved.get("id")
     problem = p.problem_at("id")
@@ -556,11 +557,17 @@ async def _assistant(p: Proposal, lookups: Lookups) -> None:
         return
     if problem is not None or type(value) is not int:
         return
-    known = assistants.known(lookups)
+    known, just_read = assistants.known(lookups), False
+    if known is None and any(q.field != "id" for q in p.problems):
+        # Refused anyway: reading the list costs no change a request, and every problem is told at once.
+        try:
+            known, just_read = await assistants.listing(lookups), True
+        except SondosError:
+            return
     if known is None or known.get(value) is not None:
         return
     try:
-        fresh = await assistants.listing(lookups, fresh=True)
+        fresh = known if just_read else await assistants.listing(lookups, fresh=True)
     except SondosError:
         return
     if fresh.get(value) is None:

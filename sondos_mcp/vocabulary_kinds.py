@@ -664,8 +664,10 @@ def url_problem(value: str) -> str | None:
         )
     if re.search(r"%(?![0-9A-Fa-f]{2})", value):
         return "a % that does not start an escape (%XX)"
-    if "[" in rest or "]" in rest:
-        return "brackets outside an IPv6 host (a placeholder? give the real URL)"
+    path = re.split(r"[?#]", rest, maxsplit=1)[0]
+    if "[" in path or "]" in path:
+        # Brackets belong to an IPv6 host, or a query's `a[]=1`; in a path they are a placeholder.
+        return "brackets in the path (a placeholder? give the real URL)"
     host_port = authority.rpartition("@")[2]
     if host_port.startswith("["):
         host, _, port = host_port[1:].partition("]")
