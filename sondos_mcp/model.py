@@ -258,6 +258,8 @@ class AssistantUpdate(_Strict):
                 "opening_line",
                 "intro_message",
                 "greeting_message",
+                "first_line",
+                "start_message",
             ),
             vapi=("firstMessage",),
             retell=("begin_message",),
@@ -357,6 +359,9 @@ class AssistantUpdate(_Strict):
                 "min_words",
                 "minimum_words",
                 "num_words",
+                "num_words_to_interrupt",
+                "interruption_words",
+                "words_before_interrupt",
             ),
             vapi=("numWordsToInterruptAssistant", "stopSpeakingPlan.numWords"),
         ),
@@ -375,6 +380,7 @@ class AssistantUpdate(_Strict):
         list[PostCallField],
         Entries(
             names=("post_call_fields", "extraction_schema", "post_call_data", "extract_fields", "data_extraction"),
+            vapi=("analysisPlan.structuredDataSchema", "structuredDataSchema"),
             retell=("post_call_analysis_data",),
             bland=("analysis_schema",),
             elevenlabs=("data_collection",),
@@ -417,7 +423,15 @@ class AssistantUpdate(_Strict):
     allow_interruptions: Annotated[
         bool,
         Switch(
-            names=("interruptions", "allow_interruption", "interruptible", "interruptions_enabled", "barge_in"),
+            names=(
+                "interruptions",
+                "interruption",
+                "allow_interruption",
+                "interruptible",
+                "can_be_interrupted",
+                "interruptions_enabled",
+                "barge_in",
+            ),
             negated=("block_interruptions", "uninterruptible"),
         ),
     ] = _field(None)
@@ -453,7 +467,15 @@ class AssistantUpdate(_Strict):
     max_silence_duration: Annotated[
         Integer,
         Seconds(
-            names=("silence_timeout", "max_silence", "silence_duration", "end_call_after_silence", "idle_timeout"),
+            names=(
+                "silence_timeout",
+                "max_silence",
+                "silence_duration",
+                "end_call_after_silence",
+                "hangup_after_silence",
+                "end_call_on_silence",
+                "idle_timeout",
+            ),
             vapi=("silenceTimeoutSeconds",),
             retell=("end_call_after_silence_ms",),
             elevenlabs=("silence_end_call_timeout", "conversation_config.turn.silence_end_call_timeout"),
@@ -478,7 +500,7 @@ class AssistantUpdate(_Strict):
     record_call: Annotated[
         bool,
         Switch(
-            names=("recording", "record_calls", "recording_enabled", "call_recording", "enable_recording"),
+            names=("recording", "record_calls", "recording_enabled", "call_recording", "save_recording"),
             vapi=("recordingEnabled", "artifactPlan.recordingEnabled"),
             bland=("record",),
             stored="record",

@@ -204,6 +204,8 @@ def _entry(value: Any, name: str, kind: Reference, judge: Callable[[Any], _Outco
     found: list[tuple[Any, str]] = []
     failed: _Outcome | None = None
     for v, key in plain:
+        if kind.key == "id" and isinstance(v, str) and v.strip().isdigit():
+            v = int(v.strip())
         outcome = judge(v)
         if outcome.code is None:
             found.append((v if outcome.fix is None else outcome.fix[0], key))
@@ -389,8 +391,9 @@ def _language_name(text: str, rows: list[dict[str, Any]]) -> str | None:
     return match[0] if len(match) == 1 else None
 
 
-# A snapshot date or version at the end of a model name: -2024-07-18, -20240718, -0613, -001.
-_DATED = re.compile(r"[-_ .@]?(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|\d{3})$")
+# A snapshot date, version or tag at the end of a model name: -2024-07-18, -20240718, -0613, -001,
+# -latest, " (2024-08-06)".
+_DATED = re.compile(r"\s*\(.*\)$|[-_ .@:]?(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|\d{3}|latest)$", re.IGNORECASE)
 
 
 def _model(value: Any, rows: list[dict[str, Any]]) -> _Outcome:

@@ -68,7 +68,7 @@ __all__ = [
 def snake(name: str) -> str:
     """`maxCallDuration`, `Max-Call duration`, `voice.speed` → `max_call_duration`, …, `voice_speed`."""
     text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip())
-    return re.sub(r"[\s\-.]+", "_", text).lower().strip("_")
+    return re.sub(r"[\s\-./]+", "_", text).lower().strip("_")
 
 
 def pattern_key(path: str) -> str:
@@ -94,6 +94,42 @@ _NEGATING_PREFIXES = ("disable_", "no_", "without_", "dont_", "block_")
 _NEGATING_SUFFIXES = ("_disabled", "_off", "_blocked")
 # Never reached through the last part of a dotted path: another platform's `voice.id` is not our `id`.
 _NOT_BY_SUFFIX = frozenset({"id", "dry_run"})
+_AUDIO_OBJECTS = frozenset({"voice", "transcriber", "tts", "stt", "asr"})
+# The objects other voice platforms group an assistant's settings in (Vapi's `voice`, `model`,
+# `stopSpeakingPlan`; ElevenLabs' `conversation_config.agent`, `tts`, `turn`; Retell's
+# `response_engine`): a setting inside one of these is read by its own name. Anything else
+# (`metadata.language`, `variables.voice`) holds the caller's data, not settings.
+SETTINGS_OBJECTS = frozenset(
+    {
+        "voice",
+        "model",
+        "llm",
+        "transcriber",
+        "tts",
+        "stt",
+        "asr",
+        "agent",
+        "assistant",
+        "prompt",
+        "conversation",
+        "conversation_config",
+        "turn",
+        "stop_speaking_plan",
+        "start_speaking_plan",
+        "message_plan",
+        "artifact_plan",
+        "analysis_plan",
+        "voicemail_detection",
+        "response_engine",
+        "retell_llm",
+        "settings",
+        "config",
+        "configuration",
+        "agent_config",
+        "assistant_config",
+        "platform_settings",
+    }
+)
 
 
 def _nested_model(annotation: Any) -> type[BaseModel] | None:
@@ -227,7 +263,12 @@ class Knowledge:
         if len(parts) > 1 and any(n.field in self.nested for n in self._plain(snake(parts[0]), frozenset(self.kinds))):
             return []  # inside one of this contract's own objects, a name it does not have is unknown
         for i in range(1, len(parts)):
-            found = self._plain(snake("_".join(parts[i:])), valid - _NOT_BY_SUFFIX)
+            holder = snake(parts[i - 1])
+            if holder not in SETTINGS_OBJECTS:
+                return []
+            # A speech or voice object's `model` is a speech model, never the LLM.
+            skip = _NOT_BY_SUFFIX | ({"llm_model"} if holder in _AUDIO_OBJECTS else frozenset())
+            found = self._plain(snake("_".join(parts[i:])), valid - skip)
             if found:
                 return [replace(n, how=f"the last part of {name}") for n in found]
         return []

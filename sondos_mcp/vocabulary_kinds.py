@@ -823,6 +823,14 @@ class Entries(Kind):
         if not isinstance(value, dict):
             return NOTHING
         keys = set(sub.get("items", {}).get("properties", {}))
+        fields = value.get("properties")
+        if isinstance(fields, dict) and fields and set(value) <= {"type", "properties", "required", "title"}:
+            # A JSON Schema object (another platform's structured-data schema): its properties are the entries.
+            if "name" in keys and all(isinstance(v, dict) and set(v) == keys - {"name"} for v in fields.values()):
+                return Readings.one(
+                    [{"name": k, **v} for k, v in fields.items()], "the JSON Schema's properties as entries"
+                )
+            return NOTHING
         if set(value) & keys:
             return Readings.one([value], "one entry, wrapped in a list")
         # {"lead_score": {"type": "number", "description": "…"}}: names as keys.
