@@ -414,6 +414,7 @@ class AssistantUpdate(_Strict):
     speech_speed: Annotated[
         float,
         Multiplier(
+            of="speed",
             names=("speed", "speaking_rate", "speaking_speed", "talk_speed", "rate", "speech_rate", "tts_speed"),
             vapi=("voice.speed",),
             retell=("voice_speed",),

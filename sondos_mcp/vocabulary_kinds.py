@@ -386,11 +386,17 @@ class Fraction(Number):
 @dataclass(frozen=True, kw_only=True)
 class Multiplier(Number):
     """A factor of normal (1 = normal): `0.9x`, percent of normal (`90%`), a change (`-10%`); a word
-    without an amount (`"faster"`) is a question."""
+    without an amount (`"faster"`) is a question. `of` names what it multiplies ("speed")."""
+
+    of: str = ""
 
     @property
     def scale(self) -> str | None:
-        return self.about or "1 = normal"
+        return self.about or f"1 = normal{' ' + self.of if self.of else ''}"
+
+    @property
+    def normal(self) -> str:
+        return f"normal {self.of}".strip()
 
     def accepts(self, unit: str) -> bool:
         return unit in ("%", "+%", "x")
@@ -400,21 +406,21 @@ class Multiplier(Number):
 
     def convert(self, x: float, unit: str, path: str) -> tuple[float, str] | Readings:
         if unit == "%":
-            return x / 100, f"{fmt(x)} percent of normal = {fmt(x / 100)}"
+            return x / 100, f"{fmt(x)} percent of {self.normal} = {fmt(x / 100)}"
         if unit == "+%":
-            return 1 + x / 100, f"{'+' if x >= 0 else ''}{fmt(x)}% from normal = {fmt(1 + x / 100)}"
+            return 1 + x / 100, f"{'+' if x >= 0 else ''}{fmt(x)}% from {self.normal} = {fmt(1 + x / 100)}"
         if unit == "x":
-            return x, f"{fmt(x)}× normal"
+            return x, f"{fmt(x)}× {self.normal}"
         return Readings(note=f"{unit} does not fit {path or 'a multiplier'}")
 
     def off_scale(self, x: float, lo: float, hi: float, integer: bool, beyond: bool) -> list[Reading] | Readings:
         if 50 <= x <= 200 and lo <= x / 100 <= hi:
-            return [Reading(num(x / 100, False), f"{fmt(x)} percent of normal = {fmt(x / 100)}")]
+            return [Reading(num(x / 100, False), f"{fmt(x)} percent of {self.normal} = {fmt(x / 100)}")]
         return []
 
     def words(self, word: str, lo: float, hi: float, integer: bool) -> Readings | None:
         if word in ("normal", "default", "regular", "standard"):
-            return Readings.one(1, f"{word!r} is 1")
+            return Readings.one(1, f"{word!r} {self.of} is 1".replace("  ", " "))
         if word in ("slow", "slower", "fast", "faster", "quick", "quicker"):
             fast = word.startswith(("fast", "quick"))
             return Readings(
