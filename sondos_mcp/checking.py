@@ -214,6 +214,9 @@ async def resolve_names(p: Proposal) -> None:
         if flat is not None:
             # Each of its settings is given here on its own, under its dotted path (`voice.speed`).
             for sub_key, sub_value, named in flat:
+                if not named.field:
+                    unknown.append(sub_key)
+                    continue
                 converted, how = _convert(know, named, sub_value)
                 give(named.field, _Given(sub_key, converted, _reading(sub_key, named, how)), position)
             continue
@@ -322,13 +325,19 @@ def _flattened(
         if isinstance(kind, Reference) and ({"id", "name"} & set(value)):
             return None
     out: list[tuple[str, Any, Named]] = []
+    rest: list[str] = []
     for sub_key, sub_value in value.items():
         dotted = f"{key}.{sub_key}"
         named = know.resolve(dotted, props)
         if len(named) != 1 or "." in named[0].field:
-            return None
-        out.append((dotted, sub_value, named[0]))
-    return out
+            rest.append(dotted)
+        else:
+            out.append((dotted, sub_value, named[0]))
+    if not out:
+        return None
+    # The keys that are no setting here are unknown fields of their own (`voice.provider`): told,
+    # never dropped, so the proposal is refused with its settings named.
+    return out + [(dotted, value[dotted.split(".", 1)[1]], Named("")) for dotted in rest]
 
 
 def _name_question(builder: FeedbackBuilder, know: Knowledge, key: str, value: Any, found: list[Named]) -> Problem:

@@ -656,21 +656,30 @@ _LABEL = re.compile(r"(?!-)(?:[^\W_]|-){1,63}(?<!-)")
 _IPV4 = re.compile(r"(?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3}")
 
 
+# "your-domain.com", "yourserver.com/webhook", "/your_endpoint": what an example says to replace.
+_PLACEHOLDER = re.compile(
+    r"(?:^|[/.@])your(?:[-_]|(?:domain|server|url|webhook|endpoint|site|host|app|company|api|path|backend|service)\b)",
+    re.IGNORECASE,
+)
+
+
 def url_problem(value: str) -> str | None:
     """Why `value` is not an http(s) URL a webhook can be sent to (None when it is one)."""
     m = re.fullmatch(r"(https?)://([^/?#]*)([/?#].*)?", value, re.DOTALL)
     if not m:
         return "not an http(s) URL"
     authority, rest = m.group(2), m.group(3) or ""
+    path = re.split(r"[?#]", rest, maxsplit=1)[0]
     bad = sorted({c for c in value if not _URL_CHARS.fullmatch(c)})
     if bad:
         shown = " ".join("a space" if c == " " else repr(c) for c in bad)
         return f"holds characters a URL cannot: {shown}" + (
             " (a placeholder? give the real URL)" if set(bad) & set("<>{}") else ""
         )
+    if _PLACEHOLDER.search(authority + path):
+        return "a placeholder (your-…): give the real URL"
     if re.search(r"%(?![0-9A-Fa-f]{2})", value):
         return "a % that does not start an escape (%XX)"
-    path = re.split(r"[?#]", rest, maxsplit=1)[0]
     if "[" in path or "]" in path:
         # Brackets belong to an IPv6 host, or a query's `a[]=1`; in a path they are a placeholder.
         return "brackets in the path (a placeholder? give the real URL)"

@@ -85,6 +85,8 @@ def parse_number_text(text: str) -> tuple[float, str | None] | None:
     t = text.strip().casefold()
     if not t:
         return None
+    if re.search(r"[a-z%]\.$", t):
+        t = t[:-1]  # a sentence's full stop: "15 minutes."
     t = re.sub(r"(?<=\d),(?=\d{3}\b)", "", t)  # 1,200
     m = re.fullmatch(rf"({_AMOUNT})", t)
     if m:

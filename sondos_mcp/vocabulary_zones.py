@@ -190,8 +190,109 @@ class ZoneVerdict:
     warning: str | None = None
 
 
+# Zone names written out, and Windows' zone ids, that name one zone (those that expand an
+# abbreviation with several meanings, "Eastern Standard Time", stay with the abbreviation).
+LONG_NAMES: dict[str, str] = {
+    "arabia standard time": "Asia/Riyadh",
+    "arab standard time": "Asia/Riyadh",
+    "arabian standard time": "Asia/Dubai",
+    "gulf standard time": "Asia/Dubai",
+    "arabic standard time": "Asia/Baghdad",
+    "egypt standard time": "Africa/Cairo",
+    "jordan standard time": "Asia/Amman",
+    "israel standard time": "Asia/Jerusalem",
+    "iran standard time": "Asia/Tehran",
+    "turkey standard time": "Europe/Istanbul",
+    "india standard time": "Asia/Kolkata",
+    "pakistan standard time": "Asia/Karachi",
+    "singapore standard time": "Asia/Singapore",
+    "tokyo standard time": "Asia/Tokyo",
+    "japan standard time": "Asia/Tokyo",
+    "russian standard time": "Europe/Moscow",
+    "moscow standard time": "Europe/Moscow",
+    "gmt standard time": "Europe/London",
+    "w. europe standard time": "Europe/Berlin",
+    "romance standard time": "Europe/Paris",
+    "morocco standard time": "Africa/Casablanca",
+    "south africa standard time": "Africa/Johannesburg",
+    "e. africa standard time": "Africa/Nairobi",
+}
+
+# Abbreviations written out: as many meanings as the abbreviation.
+SPELLED_OUT: dict[str, str] = {
+    "eastern standard time": "est",
+    "eastern daylight time": "edt",
+    "eastern time": "et",
+    "central standard time": "cst",
+    "central daylight time": "cdt",
+    "mountain standard time": "mst",
+    "mountain daylight time": "mdt",
+    "pacific standard time": "pst",
+    "pacific daylight time": "pdt",
+    "pacific time": "pt",
+    "atlantic standard time": "ast",
+    "british summer time": "bst",
+    "central european time": "cet",
+    "central european summer time": "cest",
+    "eastern european time": "eet",
+    "western european time": "wet",
+}
+
+# Words around a zone that do not change it: "Riyadh time", "KSA timezone", "Dubai (UAE)".
+_DECORATION = re.compile(r"\s*(?:\bstandard\s+time|\btime\s*zone|\btimezone|\btime|\bzone)\s*$", re.IGNORECASE)
+
+
 def judge_timezone(value: str) -> ZoneVerdict:
     """Whether `value` is an IANA zone name to send as is, and if not, what it may have meant."""
+    verdict = _judge(value)
+    if verdict.ok or verdict.readings.fix is not None or verdict.readings.candidates:
+        return verdict
+    decorated = _decorated(value)
+    return decorated if decorated is not None else verdict
+
+
+def _decorated(value: str) -> ZoneVerdict | None:
+    """A zone with words around it: "Riyadh time", "Asia/Riyadh (GMT+3)". What is in parentheses must
+    agree with the rest (the same zone, or its offset now); when it does not, both are candidates."""
+    m = re.fullmatch(r"(.+?)\s*\((.+)\)\s*", value)
+    main, aside = (m.group(1), m.group(2)) if m else (value, None)
+    main = _DECORATION.sub("", main).strip()
+    if not main or main == value.strip():
+        return None
+    first = _zone_of(main)
+    if first is None:
+        plain = _judge(main)
+        return plain if plain.readings.candidates and aside is None else None
+    second = _zone_of(aside) if aside else None
+    if second is None or second == first or _same_offset(first, second):
+        return ZoneVerdict(False, Readings(fix=Reading(first, f"{value!r} names {first}")))
+    return ZoneVerdict(
+        False,
+        Readings(
+            candidates=[Reading(first, f"{main} is {first}"), Reading(second, f"{aside} is {second}")],
+            note=f"{main!r} and {aside!r} are different zones",
+        ),
+    )
+
+
+def _zone_of(text: str) -> str | None:
+    found = _judge(text)
+    if found.ok:
+        return text.strip()
+    return found.readings.fix.value if found.readings.fix is not None else None
+
+
+def _same_offset(a: str, b: str) -> bool:
+    import datetime
+
+    now = datetime.datetime.now(datetime.UTC)
+    try:
+        return now.astimezone(zoneinfo.ZoneInfo(a)).utcoffset() == now.astimezone(zoneinfo.ZoneInfo(b)).utcoffset()
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+
+
+def _judge(value: str) -> ZoneVerdict:
     zones = timezones()
     if not zones:
         return ZoneVerdict(True)  # without a tz database here, the API judges
@@ -206,6 +307,7 @@ def judge_timezone(value: str) -> ZoneVerdict:
             )
         return ZoneVerdict(True)
     key = re.sub(r"\s+", " ", folded.replace("_", " "))
+    key = SPELLED_OUT.get(key, key)
     if key in ZONE_ABBREVIATIONS or key.replace(" ", "") in ZONE_ABBREVIATIONS:
         options = ZONE_ABBREVIATIONS.get(key) or ZONE_ABBREVIATIONS[key.replace(" ", "")]
         readings = [Reading(zone, f"{value} as {what}") for zone, what in options]
@@ -222,6 +324,8 @@ def judge_timezone(value: str) -> ZoneVerdict:
         return ZoneVerdict(False, Readings(fix=Reading(exact, f"{value!r} is {exact} in the tz database's spelling")))
     if key in PLACES:
         return ZoneVerdict(False, Readings(fix=Reading(PLACES[key], f"{value} keeps {PLACES[key]} time")))
+    if key in LONG_NAMES:
+        return ZoneVerdict(False, Readings(fix=Reading(LONG_NAMES[key], f"{value} is {LONG_NAMES[key]}")))
     city = key.replace(" ", "_")
     by_city = [name for name in zones.values() if name.casefold().rsplit("/", 1)[-1] == city and "/" in name]
     if len(by_city) > 1:

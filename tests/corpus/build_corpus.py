@@ -927,5 +927,36 @@ valid({"assistant_name": "2025"}, "a name of digits, as a string")
 valid({"end_call_tool": {"description": "true"}}, "the word true as a description")
 
 
+# --- found by probing after the rules above, added with the general rule each prompted ----------
+repair({"max_call_duration": "15 minutes."}, {"max_call_duration": 900}, "a sentence's full stop")
+repair({"timezone": "Riyadh time"}, {"timezone": "Asia/Riyadh"}, "a zone with 'time' after it")
+repair({"timezone": "Asia/Dubai (GMT+4)"}, {"timezone": "Asia/Dubai"}, "an offset in parentheses that agrees")
+repair({"timezone": "Arabia Standard Time"}, {"timezone": "Asia/Riyadh"}, "a zone written out")
+repair({"timezone": "Egypt Standard Time"}, {"timezone": "Africa/Cairo"}, "a Windows zone id")
+ambiguous({"timezone": "Asia/Riyadh (GMT+5)"}, "timezone", "parentheses that disagree", ["Asia/Riyadh"])
+ambiguous({"timezone": "Eastern Standard Time"}, "timezone", "EST written out", ["America/New_York"])
+repair(
+    {"model": {"model": "gpt-4o-mini-2024-07-18", "temperature": 0.2}},
+    {"llm_model": "GPT-4o-mini", "llm_temperature": 0.2},
+    "Vapi's model object with a dated model",
+)
+refuse(
+    {"model": {"provider": "openai", "model": "gpt-4o"}},
+    "a settings object with a key that is no setting here: told, not dropped",
+    fixes={"llm_model": "GPT-4o"},
+)
+refuse({"voice": {"voiceId": 1, "provider": "sondos"}}, "a voice object with a provider")
+refuse({"metadata": {"language": "ar"}}, "the caller's data, not settings")
+refuse({"transcriber": {"model": "nova-2"}}, "a transcriber's model is no LLM")
+refuse({"webhook_url": "https://your-domain.com/webhook"}, "a placeholder domain")
+refuse({"webhook_url": "https://webhook.site/your-unique-id"}, "a placeholder path")
+valid({"webhook_url": "https://yourstore.example.com/hooks"}, "a real name that starts with your")
+repair(
+    {"structuredDataSchema": {"type": "object", "properties": {"paid": {"type": "boolean", "description": "Paid?"}}}},
+    {"post_call_schema": [{"name": "paid", "type": "bool", "description": "Paid?"}]},
+    "Vapi's structured-data schema as post-call entries",
+)
+
+
 if __name__ == "__main__":
     corpus.write(Path(__file__).with_name("repair.jsonl"))
