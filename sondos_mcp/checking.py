@@ -373,7 +373,6 @@ def _scale_question(p: Proposal, builder: FeedbackBuilder, know: Knowledge, name
 
 def _resolve_nested(p: Proposal) -> None:
     """The same for the keys inside the entries and objects of nested fields (post_call_schema, end_call_tool)."""
-    builder = p.builder
     know = p.knows
     containers: list[tuple[str, Knowledge, Any]] = []
     for name, inner in know.nested.items():
@@ -395,7 +394,7 @@ def _resolve_nested(p: Proposal) -> None:
             if target != key and target not in node and target not in renamed:
                 fix = Fix(field=f"{path}.{target}", value=value, interpretation=f"{key} means {target} here")
                 p.problems.append(
-                    builder.problem(f"{path}.{key}", "unknown_field", f"did you mean {target}?", fix, received=value)
+                    p.builder.problem(f"{path}.{key}", "unknown_field", f"did you mean {target}?", fix, received=value)
                 )
                 p.renamed = True
                 renamed[target] = value
@@ -480,7 +479,6 @@ async def contract(p: Proposal) -> None:
 
 async def rules(p: Proposal) -> None:
     """The cross-field rules and the checks beyond JSON Schema, on the resolved proposal."""
-    builder = p.builder
     r = p.resolved
     url = p.problem_at("webhook_url")
     # Judged on the values as their fixes read them ("true", "null"), so the conflict is told now.
@@ -489,17 +487,18 @@ async def rules(p: Proposal) -> None:
         if url is not None:
             p.problems.remove(url)
         p.problems.append(
-            builder.problem(
+            p.builder.problem(
                 "webhook_url",
                 "conflict",
                 WEBHOOK_CONFLICT + ": give the webhook's URL, or set is_webhook_active false to turn it off",
             )
         )
     if not set(p.raw) - {"id", "dry_run"}:
-        p.problems.append(builder.problem("", "nothing_to_update", NOTHING_TO_UPDATE, received=dict(p.raw)))
-    for name, kind in p.knows.kinds.items():
-        value = r.get(name)
-        if not isinstance(value, str) or p.problem_at(name) is not None:
+        p.problems.append(p.builder.problem("", "nothing_to_update", NOTHING_TO_UPDATE, received=dict(p.raw)))
+    kinds = p.knows.kinds
+    for name, value in r.items():
+        kind = kinds.get(name)
+        if not isinstance(value, str) or not isinstance(kind, Zone | Url) or p.problem_at(name) is not None:
             continue
         if isinstance(kind, Zone):
             verdict = judge_timezone(value)
@@ -508,7 +507,7 @@ async def rules(p: Proposal) -> None:
             if not verdict.ok:
                 code = "ambiguous_timezone" if verdict.readings.candidates else "unknown_timezone"
                 p.problems.append(
-                    builder.read(
+                    p.builder.read(
                         name, code, "not an IANA timezone name (Region/City, e.g. Asia/Riyadh)", verdict.readings
                     )
                 )
@@ -516,7 +515,7 @@ async def rules(p: Proposal) -> None:
             # The schema's pattern lets through what no URL holds (`https://<your-webhook-url>`).
             why = url_problem(value)
             if why is not None:
-                p.problems.append(builder.read(name, "not_a_url", why, kind.read(value, {}, path=name)))
+                p.problems.append(p.builder.read(name, "not_a_url", why, kind.read(value, {}, path=name)))
 
 
 async def references(p: Proposal) -> None:

@@ -39,7 +39,7 @@ from sondos_mcp.vocabulary_kinds import (
 )
 from sondos_mcp.vocabulary_languages import LANGUAGE_NAMES, language_code, split_list
 from sondos_mcp.vocabulary_numbers import NAME_UNITS, REMOVAL_WORDS, parse_number_text
-from sondos_mcp.vocabulary_readings import NOTHING, Reading, Readings
+from sondos_mcp.vocabulary_readings import NOTHING, Reading, Readings, fmt
 from sondos_mcp.vocabulary_zones import ZoneVerdict, judge_timezone, timezones
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "language_code",
     "parse_number_text",
     "resolve_name",
+    "scale_of",
     "snake",
     "split_list",
     "timezones",
@@ -301,6 +302,22 @@ STORED_DIRECTION: dict[str, str] = dict(STORED_VALUES["calls_direction"])
 # Switches the list stores as 1/0.
 STORED_FLAGS: frozenset[str] = frozenset(n for n, k in _KINDS.items() if isinstance(k, Switch) and k.stored_flag)
 SWITCHES: frozenset[str] = knowledge().switches
+
+
+def scale_of(name: str, model: type[BaseModel] | None = None) -> str | None:
+    """A field's scale or unit in a few words, for descriptions and messages ("seconds", "0–1",
+    "1 = normal speed", "0–5"): its kind's `about`, else what its kind and bounds say."""
+    model = model or UpdateAssistantArgs
+    kind = knowledge(model).kind_at(name)
+    if kind is None:
+        return None
+    if kind.scale is not None:
+        return kind.scale
+    info = model.model_fields.get(name)
+    bounds = {k: getattr(m, k) for m in getattr(info, "metadata", []) for k in ("ge", "le") if hasattr(m, k)}
+    if isinstance(kind, Number) and {"ge", "le"} <= set(bounds):
+        return f"{fmt(bounds['ge'])}–{fmt(bounds['le'])}"
+    return None
 
 
 # --- one value -------------------------------------------------------------------------------

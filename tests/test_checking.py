@@ -13,11 +13,13 @@ from sondos_mcp.checking import CheckContext, Proposal, check_proposal
 from sondos_mcp.feedback import Fix
 from sondos_mcp.model import WEBHOOK_URL_PATTERN, UpdateAssistantArgs
 from sondos_mcp.schema import input_schema, update_input_schema
+from sondos_mcp.vocabulary import scale_of
 from sondos_mcp.vocabulary_kinds import (
     Choice,
     Fraction,
     Level,
     Multiplier,
+    Number,
     Reference,
     Seconds,
     check_complete,
@@ -249,3 +251,16 @@ async def test_a_refused_proposal_still_names_the_fix_of_its_fixable_part():
     assert (fixes["speed"].field, fixes["speed"].value) == ("speech_speed", 0.9)
     assert "0.9× normal" in fixes["speed"].interpretation
     assert [p.code for p in verdict.problems if p.field == "transfer_to"] == ["unknown_field"]
+
+
+def test_every_numeric_field_says_its_scale_in_words():
+    """For descriptions and messages: each numeric field's scale or unit, from its kind and bounds."""
+    numeric = [n for n, i in UpdateAssistantArgs.model_fields.items() if isinstance(kind_of(i), Number)]
+    scales = {n: scale_of(n) for n in numeric}
+    assert all(scales.values()), scales
+    assert (scales["max_call_duration"], scales["voice_stability"], scales["endpoint_sensitivity"]) == (
+        "seconds",
+        "0–1",
+        "0–5",
+    )
+    assert scale_of("hold_music_volume", Hold) == "0–1"
