@@ -318,13 +318,19 @@ def _flattened(
     pasted for a reference, nor the value of one of this API's own objects)."""
     if not isinstance(value, dict) or not value:
         return None
+    out: list[tuple[str, Any, Named]] = []
     if len(found) == 1:
         kind = know.kinds.get(found[0].field.split(".", 1)[0])
         if isinstance(kind, Object | Pairs | Entries):
             return None
-        if isinstance(kind, Reference) and ({"id", "name"} & set(value)):
-            return None
-    out: list[tuple[str, Any, Named]] = []
+        own = {k: v for k, v in value.items() if k in ("id", "name")}
+        if isinstance(kind, Reference) and own:
+            others = {k: v for k, v in value.items() if k not in own}
+            if not any(len(know.resolve(f"{key}.{k}", props)) == 1 for k in others):
+                return None  # a whole entry pasted where its id or name belongs
+            # Its id and name are the reference (judged as an entry); its other keys, settings.
+            out.append((key, own, found[0]))
+            value = others
     rest: list[str] = []
     for sub_key, sub_value in value.items():
         dotted = f"{key}.{sub_key}"

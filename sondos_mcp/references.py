@@ -155,7 +155,7 @@ async def check_references(
 
         else:
             judge = functools.partial(_JUDGES[kind.lookup], rows=rows)
-        outcomes[name] = _entry(value, name, kind, judge) or judge(value)
+        outcomes[name] = _entry(value, name, kind, judge, rows) or judge(value)
 
     out = list(problems)
     for name, outcome in outcomes.items():
@@ -180,11 +180,15 @@ async def check_references(
 _LISTS = {"voices": "voices", "languages": "languages", "models": "models", "phone_numbers": "phone_numbers"}
 
 
-def _entry(value: Any, name: str, kind: Reference, judge: Callable[[Any], _Outcome]) -> _Outcome | None:
+def _entry(
+    value: Any, name: str, kind: Reference, judge: Callable[[Any], _Outcome], rows: list[dict[str, Any]]
+) -> _Outcome | None:
     """A whole entry pasted from a list where its id or name belongs (`{"id": 3, "name": "Omar", …}`).
 
     Its id and its name are each judged; when every one names the same thing, that is the fix;
-    when they name different things, each is a candidate. None when `value` is no entry.
+    when they name different things, each is a candidate. None when `value` is no entry: not an
+    object, or one holding a key the list's entries do not have (`{"id": 3, "speed": 0.9}` asks
+    for more than a voice, and what it asks is never dropped).
     """
     what = kind.lookup.replace("_", " ").rstrip("s")
     if isinstance(value, list) and len(value) == 1:
@@ -198,6 +202,8 @@ def _entry(value: Any, name: str, kind: Reference, judge: Callable[[Any], _Outco
     if not isinstance(value, dict):
         return None
     keys = ("id", name, _camel(name), "name", "phone_number", "number", "iso_2", "code")
+    if not set(value) <= set(keys).union(*rows):
+        return None
     plain = [(value[k], k) for k in dict.fromkeys(keys) if k in value and type(value[k]) in (int, str)]
     if not plain:
         return None
@@ -242,6 +248,8 @@ def nearby_assistants(value: Any, rows: Mapping[int, dict[str, Any]]) -> Reading
         value = value[0]
     label = lambda i: f"assistant {i}, {rows[i].get('name')}"  # noqa: E731
     if isinstance(value, dict):
+        if not set(value) <= _ROW_KEYS.union(*rows.values()):
+            return NOTHING  # more than a row of the list: not read as one
         given_id = next((value[k] for k in ("id", "assistant_id", "assistantId") if k in value), None)
         given_name = value.get("name")
         by_id = given_id if type(given_id) is int and given_id in rows else None
@@ -261,6 +269,10 @@ def nearby_assistants(value: Any, rows: Mapping[int, dict[str, Any]]) -> Reading
         return NOTHING
     near = sorted(rows, key=lambda i: (not _one_edit(str(i), str(value)), abs(i - value)))[:4]
     return Readings(candidates=[Reading(i, label(i)) for i in near], note="an id this account does not have")
+
+
+# What list_assistants and get_assistant show of a row, besides the list's own keys.
+_ROW_KEYS = frozenset({"id", "assistant_id", "assistantId", "name", "status", "direction", "mode", "settings", "other"})
 
 
 def _assistant_named(name: str, rows: Mapping[int, dict[str, Any]]) -> int | None:

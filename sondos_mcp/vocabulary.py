@@ -33,7 +33,9 @@ from sondos_mcp.vocabulary_kinds import (
     Object,
     Paging,
     Pairs,
+    Reference,
     Switch,
+    Url,
     kind_of,
     schema_types,
 )
@@ -95,7 +97,29 @@ _NEGATING_PREFIXES = ("disable_", "no_", "without_", "dont_", "block_")
 _NEGATING_SUFFIXES = ("_disabled", "_off", "_blocked")
 # Never reached through the last part of a dotted path: another platform's `voice.id` is not our `id`.
 _NOT_BY_SUFFIX = frozenset({"id", "dry_run"})
-_AUDIO_OBJECTS = frozenset({"voice", "transcriber", "tts", "stt", "asr"})
+# Objects of the assistant's own settings in other platforms' shapes: any setting may sit in them.
+_ASSISTANT_OBJECTS = frozenset(
+    {
+        "agent",
+        "assistant",
+        "conversation",
+        "conversation_config",
+        "turn",
+        "stop_speaking_plan",
+        "start_speaking_plan",
+        "message_plan",
+        "artifact_plan",
+        "analysis_plan",
+        "response_engine",
+        "retell_llm",
+        "settings",
+        "config",
+        "configuration",
+        "agent_config",
+        "assistant_config",
+        "platform_settings",
+    }
+)
 # The objects other voice platforms group an assistant's settings in (Vapi's `voice`, `model`,
 # `stopSpeakingPlan`; ElevenLabs' `conversation_config.agent`, `tts`, `turn`; Retell's
 # `response_engine`): a setting inside one of these is read by its own name. Anything else
@@ -176,6 +200,13 @@ class Knowledge:
                     self.aliases[key] = [replace(n, scale=top) if n.field == name else n for n in self.aliases[key]]
 
     def _add(self, alias: str, named: Named) -> None:
+        parts = [p for p in re.split(r"[./]", alias) if p]
+        for i in range(1, len(parts) - 1):
+            # Every shorter dotted tail of another platform's path names the same setting.
+            self._add_one(".".join(parts[i:]), named)
+        self._add_one(alias, named)
+
+    def _add_one(self, alias: str, named: Named) -> None:
         key = snake(alias)
         # A name written with its unit (`end_call_after_silence_ms`) carries the unit.
         head, _, tail = key.rpartition("_")
@@ -259,20 +290,45 @@ class Knowledge:
         return []
 
     def _by_suffix(self, name: str, valid: frozenset[str]) -> list[Named]:
-        """Another platform's nested setting by the last parts of its path (`voice.speed`, `tts.stability`)."""
+        """Another platform's nested setting by the last parts of its path (`voice.speed`, `tts.stability`).
+
+        A dotted name another platform declares is known with every shorter dotted tail
+        (`agent.prompt.prompt` for `conversation_config.agent.prompt.prompt`). Beyond those, a
+        thing's object (`voice`, `model`, `transcriber`) gives only its own id or name (`voice.name`
+        is the voice) and its switch (`voicemailDetection.enabled`); only an object of the
+        assistant's own settings (`agent`, `conversation_config`, `stopSpeakingPlan`) gives any
+        setting by its name (`agent.first_message`). Anything else (`metadata.language`) is unknown.
+        """
         parts = [p for p in re.split(r"[./]", name) if p]
-        if len(parts) > 1 and any(n.field in self.nested for n in self._plain(snake(parts[0]), frozenset(self.kinds))):
+        if len(parts) < 2:
+            return []
+        if any(n.field in self.nested for n in self._plain(snake(parts[0]), frozenset(self.kinds))):
             return []  # inside one of this contract's own objects, a name it does not have is unknown
-        for i in range(1, len(parts)):
-            holder = snake(parts[i - 1])
-            if holder not in SETTINGS_OBJECTS:
-                return []
-            # A speech or voice object's `model` is a speech model, never the LLM.
-            skip = _NOT_BY_SUFFIX | ({"llm_model"} if holder in _AUDIO_OBJECTS else frozenset())
-            found = self._plain(snake("_".join(parts[i:])), valid - skip)
-            if found:
-                return [replace(n, how=f"the last part of {name}") for n in found]
-        return []
+        for i in range(1, len(parts) - 1):
+            tail = [n for n in self.aliases.get(snake("_".join(parts[i:])), []) if n.field in valid]
+            if tail:
+                return [replace(n, how=f"the last part of {name}") for n in tail]
+        holder, last = snake(parts[-2]), snake(parts[-1])
+        if not all(snake(p) in SETTINGS_OBJECTS or snake(p) in self.aliases for p in parts[:-1]):
+            return []
+        own = [n for n in self.aliases.get(holder, []) if n.field in valid and not n.negated and n.choices is None]
+        for named in own:
+            kind = self.kinds[named.field]
+            if isinstance(kind, Reference) and last in {"id", "name", snake(named.field), "value"}:
+                return [replace(named, how=f"the {last} of {parts[-2]}")]
+            if isinstance(kind, Switch) and last in {"enabled", "enable", "active", "on", "is_enabled"}:
+                return [replace(named, how=f"{parts[-2]} switched")]
+            if isinstance(kind, Url) and last in {"url", "uri", "endpoint", "address"}:
+                return [replace(named, how=f"the {last} of {parts[-2]}")]
+        if holder not in _ASSISTANT_OBJECTS:
+            return []
+        skip = _NOT_BY_SUFFIX
+        found = [
+            n
+            for n in self._plain(last, valid - skip)
+            if holder in ("agent", "assistant") or n.whose != "the assistants list's"
+        ]
+        return [replace(n, how=f"the last part of {name}") for n in found]
 
 
 @functools.cache
