@@ -236,13 +236,12 @@ async def resolve_names(p: Proposal) -> None:
     for path, given in targets.items():
         values = [g.value for g in given]
         agree = all(_same(v, values[0]) for v in values)
-        name = path
         if not agree:
             # Two values for one field: which one the person meant is theirs to say.
             shown = ", ".join(f"{g.key} = {g.value!r}" for g in given)
             for g in given:
                 p.problems.append(
-                    builder.problem(g.key, "conflict", f"{name} is given more than once ({shown}); give one")
+                    builder.problem(g.key, "conflict", f"{path} is given more than once ({shown}); give one")
                 )
         for g in given:
             if not g.reading:
@@ -251,7 +250,9 @@ async def resolve_names(p: Proposal) -> None:
             p.given_as.setdefault(path.split(".", 1)[0], g.key)
             if agree and not any(q.field == g.key for q in p.problems):
                 fix = Fix(field=path, value=g.value, interpretation=g.reading)
-                p.problems.append(builder.problem(g.key, "unknown_field", f"unknown field; did you mean {path}?", fix))
+                top, _, sub = path.partition(".")
+                said = f"a field inside {top}: give it as {top}: {{{sub}: …}}" if sub else f"did you mean {path}?"
+                p.problems.append(builder.problem(g.key, "unknown_field", f"unknown field; {said}", fix))
         top, _, sub = path.partition(".")
         if not sub:
             if top in resolved and isinstance(resolved[top], dict) and isinstance(values[0], dict):
@@ -261,12 +262,14 @@ async def resolve_names(p: Proposal) -> None:
                 resolved[top] = merged
             else:
                 resolved[top] = values[0]
+        elif top not in resolved or isinstance(resolved[top], dict):
+            container = dict(resolved.get(top) or {})
+            _merge(p, builder, container, top, sub, values[0], given)
+            resolved[top] = container
         else:
-            container = resolved.get(top)
-            container = dict(container) if isinstance(container, dict) else ({} if container is None else container)
-            if isinstance(container, dict):
-                _merge(p, builder, container, top, sub, values[0], given)
-                resolved[top] = container
+            # The object itself was given as something else too (`end_call_tool: "A"`): two values.
+            for g in given:
+                p.problems.append(builder.problem(g.key, "conflict", f"{top} is given more than once; give one"))
     for key in unknown:
         p.renamed = True
         p.problems.append(
@@ -298,7 +301,7 @@ def _reading(key: str, named: Named, how: str) -> str:
     if named.negated:
         said = f"{key} is the opposite of {named.field}"
     elif named.choices is not None:
-        said = f"{key} says who speaks first: {named.field}"
+        said = f"{key} is a switch for {named.field}"
     elif named.how.startswith("written"):
         said = f"{key} is {named.field} {named.how}"
     elif named.how:
@@ -313,9 +316,11 @@ def _reading(key: str, named: Named, how: str) -> str:
 def _flattened(
     know: Knowledge, key: str, value: Any, props: frozenset[str], found: list[Named]
 ) -> list[tuple[str, Any, Named]] | None:
-    """Another platform's settings object (`{"voice": {"voiceId": 3, "speed": 0.9}}`): each of its
-    keys as this API's field, when every one of them is one (and the object is not a whole entry
-    pasted for a reference, nor the value of one of this API's own objects)."""
+    """Another platform's settings object (`{"voice": {"voiceId": 3, "speed": 0.9}}`): each of its keys
+    as this API's field, when at least one is (the others come back as unknown fields of their own,
+    `voice.provider`, never dropped). Not for one of this API's own objects, nor for a whole entry
+    pasted where a reference belongs; under a reference's name, its `id` and `name` stay together
+    as the entry and its other keys are settings."""
     if not isinstance(value, dict) or not value:
         return None
     out: list[tuple[str, Any, Named]] = []

@@ -141,6 +141,8 @@ class FeedbackBuilder:
         return interpret(path, value, sub, kind=kind_at(path, self.model) if self.model is not None else None)
 
     def value_at(self, path: str) -> Any:
+        if path in self.raw:
+            return self.raw[path]  # a name given with dots in it (`end_call_tool.description`)
         return value_at(self.raw, path)
 
     def problem(
