@@ -192,10 +192,12 @@ def duration_text(text: str) -> DurationText | None:
             return None
         as_mmss = (a * 60 + b, f"{t} as mm:ss = {_fmt(a * 60 + b)} s")
         as_hhmm = (a * 3600 + b * 60, f"{t} as hh:mm = {_fmt(a * 3600 + b * 60)} s")
-        if factor == 60 or factor == 1:
+        if factor == 60:
             return DurationText([as_mmss])
         if factor == 3600:
             return DurationText([as_hhmm])
+        if factor is not None:
+            return DurationText()  # "5:00 sec": clock text in seconds says nothing plain
         return DurationText([as_mmss, as_hhmm] if a <= 23 else [as_mmss])
     return None
 
