@@ -32,8 +32,8 @@ from pydantic import BaseModel, ValidationError
 
 from sondos_mcp import assistants
 from sondos_mcp.errors import SondosError
-from sondos_mcp.feedback import FeedbackBuilder, Fix, Problem, apply_fixes
-from sondos_mcp.model import NOTHING_TO_UPDATE, WEBHOOK_CONFLICT, UpdateAssistantArgs
+from sondos_mcp.feedback import FeedbackBuilder, Fix, Notice, Problem, apply_fixes
+from sondos_mcp.model import NOTHING_TO_UPDATE, TOOL_ONLY, WEBHOOK_CONFLICT, UpdateAssistantArgs
 from sondos_mcp.references import Lookups, check_references, nearby_assistants
 from sondos_mcp.vocabulary import Knowledge, Named, judge_timezone, knowledge, parse_number_text
 from sondos_mcp.vocabulary_kinds import Entries, Number, Object, Pairs, Reference, Url, Zone, truth, url_problem
@@ -61,7 +61,7 @@ class Proposal:
     # The proposal with every field under its documented name (what the later stages judge).
     resolved: dict[str, Any] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Notice] = field(default_factory=list)
     args: BaseModel | None = None
     renamed: bool = False  # some field was given under another name
     given_as: dict[str, str] = field(default_factory=dict)  # documented name -> the name the agent used
@@ -93,7 +93,7 @@ Stage: TypeAlias = Callable[[Proposal], Awaitable[None]]
 class Verdict:
     accepted: BaseModel | None
     problems: list[Problem] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Notice] = field(default_factory=list)
     suggested: dict[str, Any] | None = None
 
     @property
@@ -504,7 +504,7 @@ async def rules(p: Proposal) -> None:
                 WEBHOOK_CONFLICT + ": give the webhook's URL, or set is_webhook_active false to turn it off",
             )
         )
-    if not set(p.raw) - {"id", "dry_run"}:
+    if not set(p.raw) - set(TOOL_ONLY):
         p.problems.append(p.builder.problem("", "nothing_to_update", NOTHING_TO_UPDATE, received=dict(p.raw)))
     kinds = p.knows.kinds
     for name, value in r.items():
@@ -514,7 +514,7 @@ async def rules(p: Proposal) -> None:
         if isinstance(kind, Zone):
             verdict = judge_timezone(value)
             if verdict.warning:
-                p.warnings.append(verdict.warning)
+                p.warnings.append(Notice(code="timezone", fields=[name], message=verdict.warning))
             if not verdict.ok:
                 code = "ambiguous_timezone" if verdict.readings.candidates else "unknown_timezone"
                 p.problems.append(

@@ -16,7 +16,7 @@ from typing import Any
 from sondos_mcp.cache import TTLCache
 from sondos_mcp.client import SondosApi
 from sondos_mcp.errors import SondosError
-from sondos_mcp.feedback import FeedbackBuilder, Fix, Problem
+from sondos_mcp.feedback import FeedbackBuilder, Fix, Notice, Problem
 from sondos_mcp.vocabulary_kinds import Kind, Reference
 from sondos_mcp.vocabulary_languages import language_code, split_list
 from sondos_mcp.vocabulary_readings import NOTHING, Reading, Readings
@@ -106,7 +106,7 @@ async def check_references(
     problems: list[Problem],
     current_mode: Callable[[], Awaitable[str | None]],
     kinds: Mapping[str, Kind] | None = None,
-) -> tuple[list[Problem], list[str]]:
+) -> tuple[list[Problem], list[Notice]]:
     """Check the reference fields of a resolved proposal against the account's live data.
 
     The reference fields are those whose kind is a `Reference` (the model says which list each
@@ -116,7 +116,7 @@ async def check_references(
     does not exist is a problem. Returns the problems, refined, and warnings for lookups that
     failed (the value is then sent unchecked).
     """
-    warnings: list[str] = []
+    warnings: list[Notice] = []
     by_field = {p.field: p for p in problems}
     refs = {n: k for n, k in (kinds or {}).items() if isinstance(k, Reference) and k.lookup in _LISTS}
 
@@ -131,7 +131,8 @@ async def check_references(
         try:
             return await fetch()
         except SondosError as exc:
-            warnings.append(f"{name} could not be checked against the account ({exc.kind}); sent unchecked")
+            message = f"{name} could not be checked against the account ({exc.kind}); sent unchecked"
+            warnings.append(Notice(code="unchecked_reference", fields=[name], message=message))
             return None
 
     outcomes: dict[str, _Outcome] = {}
