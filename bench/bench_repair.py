@@ -33,6 +33,7 @@ async def main(verbose: bool) -> None:
         ("held_out.jsonl", "held-out corpus"),
         ("held_out_2.jsonl", "second held-out corpus"),
         ("held_out_3.jsonl", "third held-out corpus"),
+        ("held_out_4.jsonl", "fourth held-out corpus (issue 16's kinds)"),
     ):
         if not (ROOT / "tests" / "corpus" / name).exists():
             continue

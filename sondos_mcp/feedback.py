@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, JsonValue, ValidationError
 
-from sondos_mcp.vocabulary import Readings, field_for, interpret
+from sondos_mcp.vocabulary import Readings, interpret, kind_at
 
 _ALLOWED_KEYS = ("type", "enum", "minimum", "maximum", "minLength", "maxLength", "pattern")
 
@@ -144,11 +144,19 @@ def _type_word(sub: Mapping[str, Any]) -> str:
 class FeedbackBuilder:
     """Builds problems for one proposal, judged against one advertised input schema."""
 
-    def __init__(self, schema: Mapping[str, Any], raw: Mapping[str, Any]) -> None:
+    def __init__(self, schema: Mapping[str, Any], raw: Mapping[str, Any], model: type[BaseModel] | None = None) -> None:
         self.schema = schema
         self.raw = raw
+        # The model whose fields' kinds read the values (the update contract when None).
+        self.model = model
+
+    def interpret(self, path: str, value: Any, sub: Mapping[str, Any]) -> Readings:
+        """What a refused value at `path` may have meant, by the kind its field declares."""
+        return interpret(path, value, sub, kind=kind_at(path, self.model) if self.model is not None else None)
 
     def value_at(self, path: str) -> Any:
+        if path in self.raw:
+            return self.raw[path]  # a name given with dots in it (`end_call_tool.description`)
         return value_at(self.raw, path)
 
     def problem(
@@ -213,11 +221,11 @@ class FeedbackBuilder:
                 path,
                 "null_not_allowed",
                 f"null is not accepted; omit the field to leave it unchanged{hint}",
-                interpret(path, None, sub),
+                self.interpret(path, None, sub),
             )
         if kind == "value_error" and not path:
             return None  # cross-field rules are reported by the checking pipeline, with their field
-        readings = interpret(path, value, sub)
+        readings = self.interpret(path, value, sub)
         if kind in ("greater_than_equal", "less_than_equal", "finite_number"):
             return self.read(path, "out_of_range", _bound_message(value, sub), readings)
         if kind == "literal_error":
@@ -237,18 +245,6 @@ class FeedbackBuilder:
             return self.read(path, "pattern", what, readings)
         # Every remaining pydantic error is a type mismatch (int_type, bool_type, model_type…).
         return self.read(path, "wrong_type", f"must be {_type_word(sub)}", readings)
-
-    def unknown_field(self, path: str) -> Problem:
-        parent, _, name = path.rpartition(".")
-        valid = list((schema_at(self.schema, parent) or {}).get("properties", {}))
-        found = field_for(name, valid)
-        if found is None or found[1] is not None:
-            return self.problem(
-                path, "unknown_field", "unknown field; see the tool's input schema for the accepted names"
-            )
-        target = f"{parent}.{found[0]}" if parent else found[0]
-        fix = Fix(field=target, value=self.value_at(path), interpretation=f"{name} is this tool's {found[0]}")
-        return self.problem(path, "unknown_field", f"unknown field; did you mean {found[0]}?", fix)
 
 
 def suggested_arguments(raw: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any] | None:

@@ -2,7 +2,8 @@
 
 The list endpoint returns assistants in their stored shape, which names and encodes fields
 differently from the update body. Only the mappings the public material calls plain are applied; a field
-that cannot be read plainly is reported as unknown, never guessed.
+that cannot be read plainly is reported as unknown, never guessed. Each field's stored name and
+spellings are declared with the field in the model (its kind's `stored`, `stored_values`).
 """
 
 from __future__ import annotations
@@ -13,17 +14,16 @@ from typing import Any
 
 from pydantic import BaseModel, JsonValue
 
-from sondos_mcp.model import UPDATE_FIELDS, UpdateAssistantArgs
-from sondos_mcp.vocabulary import STORED_DIRECTION, UPDATE_NAME
-
-_BOOLEAN = {name for name, f in UpdateAssistantArgs.model_fields.items() if f.annotation is bool}
+from sondos_mcp.model import UPDATE_FIELDS
+from sondos_mcp.vocabulary import STORED_VALUES, SWITCHES, UPDATE_NAME
 
 
 def _plain(field: str, value: Any) -> tuple[bool, Any]:
     """(known, value in update vocabulary) for one stored value."""
-    if field == "calls_direction":
-        return (value in STORED_DIRECTION, STORED_DIRECTION.get(value))
-    if field in _BOOLEAN:
+    spelled = STORED_VALUES.get(field)
+    if spelled is not None:
+        return (isinstance(value, str) and value in spelled, spelled.get(value) if isinstance(value, str) else None)
+    if field in SWITCHES:
         # Stored booleans come as 1/0 (as `fillers` does); true/false read as themselves.
         if isinstance(value, bool):
             return True, value

@@ -78,6 +78,12 @@ def _sent_exactly(sent: list[Any], arguments: dict[str, Any]) -> bool:
     return len(sent) == 1 and same(sent[0].body, _body(arguments))
 
 
+def _named_fixes(problems: list[dict[str, Any]], fixes: dict[str, Any]) -> bool:
+    """Each expected fix of a refused proposal's fixable part is named by some problem."""
+    given = [p["fix"] for p in problems if p.get("fix")]
+    return all(any(f["field"] == path and same(f["value"], value) for f in given) for path, value in fixes.items())
+
+
 async def run(client: Client, sandbox: SandboxServer, cases: Iterable[dict[str, Any]]) -> Score:
     score = Score()
     for case in cases:
@@ -115,10 +121,11 @@ async def run(client: Client, sandbox: SandboxServer, cases: Iterable[dict[str, 
                 score.wrong_suggestions.append(f"#{case['case']} ambiguous {args} → {suggested}")
             score.count(category, ok, f"candidates={offered} suggested={suggested} problems={problems}", case)
         else:
-            ok = is_error and not sent and suggested is None
+            named = _named_fixes(out.get("problems", []), case.get("fixes", {}))
+            ok = is_error and not sent and suggested is None and named
             if suggested is not None:
                 score.wrong_suggestions.append(f"#{case['case']} unrepairable {args} → {suggested}")
-            score.count(category, ok, f"error={is_error} suggested={suggested}", case)
+            score.count(category, ok, f"error={is_error} suggested={suggested} problems={out.get('problems')}", case)
         # Applied cases change the demo data; every case starts from the seeded account.
         sandbox.state.assistants = seed_assistants()
     return score

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 from sondos_mcp.model import TOOL_ONLY, UpdateAssistantArgs
 from sondos_mcp.sandbox import LANGUAGES, MODELS, PHONE_NUMBERS, VOICES, SandboxServer, contract_validator
 from sondos_mcp.server import build_server
-from sondos_mcp.vocabulary import ENUM_SPELLINGS, FIELD_NAMES
+from sondos_mcp.vocabulary import knowledge
+from sondos_mcp.vocabulary_kinds import Choice, Seconds
 from tests.conftest import make_settings
 from tests.snapshots import snapshot
 
@@ -246,7 +247,19 @@ _POOLS: dict[str, list[Any]] = {
     "phone_number_id": ["+966 50 123 4567", "+14155550100", "null", "none", "104", 97144556677, 201],
     "language": ["ar", "en-US", "Deutsch", "Arabic, English", "arabic", ["English"], "Klingon"],
     "llm_model": ["gpt-4o mini", "GPT-5", "gpt-4.1", "openai/gpt-4o", "gemini-2.0-flash"],
-    "webhook_url": ["hooks.example.com/x", "https://null", "null", "", " https://a.example.com/h ", "my hook"],
+    "webhook_url": [
+        "hooks.example.com/x",
+        "https://null",
+        "null",
+        "",
+        " https://a.example.com/h ",
+        "my hook",
+        "https://<your-webhook-url>",
+        "<https://a.example.com/h>",
+        "HTTPS://a.example.com/h",
+        "https://{{host}}/x",
+        "https//a.example.com/h",
+    ],
     "variables": ['{"a": "b"}', "a=1, b=2", [{"key": "a", "value": 1}], "text"],
     "end_call_tool": ["After goodbye", {"desc": "After goodbye"}, '{"description": "x"}'],
     "post_call_schema": [
@@ -255,7 +268,15 @@ _POOLS: dict[str, list[Any]] = {
         '[{"name": "a", "type": "str", "description": "d"}]',
     ],
 }
-_ENUM_WORDS = sorted({w for spellings in ENUM_SPELLINGS.values() for w in spellings} | {"Pipeline", "RECEIVE", "vad "})
+_KINDS = knowledge().kinds
+# Each field's other names and spellings, as the model declares them with the field.
+OTHER_NAMES = {
+    n: (*k.names, *k.platform_names(), *([k.stored] if k.stored else []), *getattr(k, "negated", ()))
+    for n, k in _KINDS.items()
+}
+_SPELLINGS = {w for k in _KINDS.values() if isinstance(k, Choice) for w in k.spellings}
+_ENUM_WORDS = sorted(_SPELLINGS | {"Pipeline", "RECEIVE", "vad "})
+_DURATION_TEXT = ["PT10M", "PT90S", "pt2m30s", "00:07:30", "05:00", "0:45", "P1M", "PT0S", "10:00 min", "PT2H"]
 
 
 def _mistake_for(name: str) -> st.SearchStrategy[Any]:
@@ -266,6 +287,8 @@ def _mistake_for(name: str) -> st.SearchStrategy[Any]:
         return st.sampled_from(_ENUM_WORDS)
     if "boolean" in _types(schema):
         return st.sampled_from(_POOLS["boolean"])
+    if isinstance(_KINDS.get(name), Seconds):
+        return st.one_of(_NUMBER, _WORDY_NUMBER, st.sampled_from(_DURATION_TEXT))
     if {"number", "integer"} & set(_types(schema)):
         return st.one_of(_NUMBER, _WORDY_NUMBER, st.sampled_from(["max", "normal", "fast", "unlimited", "off"]))
     return st.one_of(st.text(max_size=5), st.integers(), st.none())
@@ -279,7 +302,7 @@ def mistaken_proposals() -> st.SearchStrategy[dict[str, Any]]:
     fields = sorted(n for n in PROPS if n not in ("id", "dry_run"))
 
     def entry(name: str) -> st.SearchStrategy[tuple[str, Any]]:
-        given_as = st.sampled_from([name, name, *FIELD_NAMES.get(name, ())])
+        given_as = st.sampled_from([name, name, *OTHER_NAMES.get(name, ())])
         return st.tuples(given_as, _mistake_for(name))
 
     entries = st.lists(st.sampled_from(fields), min_size=1, max_size=3, unique=True).flatmap(

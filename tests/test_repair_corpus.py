@@ -18,6 +18,7 @@ FLOORS = {
     "held_out.jsonl": {"valid": 1.0, "repair": 0.9, "ambiguous": 1.0, "refuse": 1.0},
     "held_out_2.jsonl": {"valid": 1.0, "repair": 0.9, "ambiguous": 1.0, "refuse": 1.0},
     "held_out_3.jsonl": {"valid": 1.0, "repair": 0.9, "ambiguous": 1.0, "refuse": 1.0},
+    "held_out_4.jsonl": {"valid": 1.0, "repair": 0.9, "ambiguous": 1.0, "refuse": 1.0},
 }
 
 
@@ -37,10 +38,10 @@ async def scores() -> dict[str, Score]:
 
 
 def test_corpus_is_big_and_covers_every_outcome():
-    """The tuning corpus has 300+ proposals, 30+ valid ones, and ambiguous and unrepairable ones."""
+    """The tuning corpus has 500+ proposals, 30+ valid ones, and ambiguous and unrepairable ones."""
     cases = load("repair.jsonl")
     kinds = {c["category"] for c in cases}
-    assert len(cases) >= 300
+    assert len(cases) >= 500
     assert sum(c["category"] == "valid" for c in cases) >= 30
     assert kinds == {"valid", "repair", "ambiguous", "refuse"}
     assert all((CORPUS_DIR / name).exists() for name in FLOORS)

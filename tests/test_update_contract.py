@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from mcp import Client
 
-from sondos_mcp.sandbox import SandboxServer
+from sondos_mcp.sandbox import DEMO_KEY, SandboxServer
 
 pytestmark = pytest.mark.anyio
 
@@ -136,7 +137,9 @@ async def test_string_longer_than_documented_limit_is_refused(
         ("max_call_duration", 300.5, 300),
         ("max_call_duration", "300", 300),
         ("voice_id", "2", 2),
-        ("assistant_name", 42, None),
+        ("assistant_name", 2025, "2025"),
+        ("system_prompt", 42, None),
+        ("llm_temperature", ".25", 0.25),
         ("variables", '{"city": "Riyadh"}', {"city": "Riyadh"}),
         (
             "post_call_schema",
@@ -201,7 +204,7 @@ async def test_enum_case_or_synonym_slip_gets_intended_value(client: Client, fie
         ("assistant_id", 12, "id", 12, 12),
         ("speechSpeed", 0.8, "speech_speed", 0.8, 0.8),
         ("speach_speed", 0.8, "speech_speed", 0.8, 0.8),
-        ("type", "inbound", "calls_direction", "inbound", "receive"),
+        ("type", "inbound", "calls_direction", "receive", "receive"),
         ("name", "Riyadh Sales", "assistant_name", "Riyadh Sales", "Riyadh Sales"),
         ("max_duration", 5000, "max_call_duration", 5000, None),
         ("max_call_duration_minutes", 10, "max_call_duration", 600, 600),
@@ -217,8 +220,9 @@ async def test_unknown_field_gets_intended_field_and_value(
     renamed_value: Any,
     suggested_value: Any,
 ):
-    """An unknown or misspelled field is refused, naming the intended field (a unit in the name converted);
-    the suggestion carries the value fixed too, or is absent when the value has several readings."""
+    """An unknown or misspelled field is refused, naming the intended field (a unit in the name converted)
+    and, when the value has one reading, the value to send; the suggestion carries it too, or is absent
+    when the value has several readings."""
     arguments = {name: value} if name == "assistant_id" else {"id": 12, name: value}
     if name == "assistant_id":
         arguments["speech_speed"] = 0.9
@@ -300,15 +304,25 @@ async def test_update_with_only_an_id_is_refused(client: Client, sandbox: Sandbo
 
 @pytest.mark.parametrize(
     ("value", "fix"),
-    [("example.com/hook", "https://example.com/hook"), ("ftp://example.com", None), ("https://", None)],
+    [
+        ("example.com/hook", "https://example.com/hook"),
+        ("ftp://example.com", None),
+        ("https://", None),
+        ("<https://example.com/hook>", "https://example.com/hook"),
+        ("HTTPS://example.com/hook", "https://example.com/hook"),
+        ("https://<your-webhook-url>", None),
+        ("https://example.com/calls?token={{token}}", None),
+    ],
 )
-async def test_webhook_url_must_be_an_http_url(client: Client, value: str, fix: str | None):
-    """webhook_url must be an http(s) URL with a host; a missing scheme is fixed."""
+async def test_webhook_url_must_be_an_http_url(client: Client, sandbox: SandboxServer, value: str, fix: str | None):
+    """webhook_url must be an http(s) URL with a host, checked as a URL (a placeholder is no URL); a missing
+    scheme, marks around it or a scheme in capitals are fixed; nothing is sent."""
     is_error, structured, _ = await call(client, {"id": 12, "webhook_url": value})
     assert is_error
     problem = problems_by_field(structured)["webhook_url"]
-    assert problem["code"] == "pattern"
+    assert problem["code"] in ("pattern", "not_a_url")
     assert problem.get("fix", {}).get("value") == fix
+    assert sandbox.state.updates() == []
 
 
 @pytest.mark.parametrize(
@@ -405,3 +419,106 @@ async def test_webhook_conflict_is_told_in_the_first_round_however_true_is_spelt
     assert problems_by_field(structured)["webhook_url"]["code"] == "conflict"
     assert "suggested_arguments" not in structured
     assert sandbox.state.updates() == []
+
+
+async def test_an_assistant_the_account_lacks_is_refused_unsent_with_its_ids_nearby(
+    client: Client, sandbox: SandboxServer
+):
+    """Once the account's list is known (here: read by get_assistant), an id it does not hold, another
+    account's included, is refused as an argument problem with the ids it has nearby, and nothing is sent."""
+    await client.call_tool("get_assistant", {"id": 12})
+    is_error, structured, text = await call(client, {"id": 21, "speech_speed": 0.9})
+    assert is_error
+    assert structured["error"]["kind"] == "invalid_arguments"
+    problem = problems_by_field(structured)["id"]
+    assert problem["code"] == "unknown_reference"
+    nearby = [c["value"] for c in problem["candidates"]]
+    assert nearby[:2] == [12, 121]  # 21 is 12 with its digits swapped, and 121 with one dropped
+    assert all(c["interpretation"].startswith(f"assistant {c['value']}, ") for c in problem["candidates"])
+    assert "suggested_arguments" not in structured
+    assert sandbox.state.updates() == []
+    assert "Which was meant?" in text
+
+
+async def test_an_absent_assistant_is_told_with_every_other_problem_at_once(client: Client, sandbox: SandboxServer):
+    """A proposal refused for something else reads the list (it costs no change a request), so an id the
+    account lacks is one of the problems listed in the same round."""
+    is_error, structured, _ = await call(client, {"id": 99, "speech_speed": "fast", "max_call_duration": 1201})
+    assert is_error
+    assert set(problems_by_field(structured)) == {"id", "speech_speed", "max_call_duration"}
+    assert "suggested_arguments" not in structured
+    assert sandbox.state.updates() == []
+
+
+@pytest.mark.parametrize(
+    ("given", "suggested"),
+    [
+        ({"voice_id": {"id": 3, "name": "Omar", "mode": "pipeline"}}, {"voice_id": 3}),
+        ({"voice": [{"id": 6, "name": "James"}]}, {"voice_id": 6}),
+        ({"phone_number_id": {"id": 104, "phone_number": "+442071234567"}}, {"phone_number_id": 104}),
+        ({"language": {"id": 8, "name": "Arabic", "iso_2": "ar"}}, {"language": "Arabic"}),
+        ({"language": 2}, {"language": "French"}),
+        ({"llm_model": "3"}, {"llm_model": "GPT-4.1"}),
+        ({"llm_model": "gpt-4o-mini-2024-07-18"}, {"llm_model": "GPT-4o-mini"}),
+        ({"llm_model": "gemini-2.0-flash-001"}, {"llm_model": "Gemini 2.0 Flash"}),
+    ],
+)
+async def test_a_reference_by_the_wrong_key_or_a_pasted_entry_is_read_by_the_account_list(
+    client: Client, sandbox: SandboxServer, given: dict[str, Any], suggested: dict[str, Any]
+):
+    """A whole entry pasted where its id or name belongs, a lookup list's id where the API wants the name,
+    a dated model name with one match: each is read against the account's own list."""
+    is_error, structured, _ = await call(client, {"id": 12} | given)
+    assert is_error
+    assert structured["suggested_arguments"] == {"id": 12} | suggested
+    assert sandbox.state.updates() == []
+
+
+@pytest.mark.parametrize(
+    ("given", "field", "candidates"),
+    [
+        ({"voice_id": {"id": 1, "name": "Omar"}}, "voice_id", [1, 3]),
+        ({"language": {"id": 1, "name": "Arabic"}}, "language", ["English", "Arabic"]),
+        ({"id": {"id": 13, "name": "Riyadh Sales"}, "record_call": True}, "id", [13, 12]),
+    ],
+)
+async def test_a_pasted_entry_whose_id_and_name_disagree_is_a_question(
+    client: Client, sandbox: SandboxServer, given: dict[str, Any], field: str, candidates: list[Any]
+):
+    is_error, structured, _ = await call(client, {"id": 12} | given)
+    assert is_error
+    assert [c["value"] for c in problems_by_field(structured)[field]["candidates"]] == candidates
+    assert "suggested_arguments" not in structured
+    assert sandbox.state.updates() == []
+
+
+@pytest.mark.parametrize(
+    "value", ["gpt-4o-realtime-preview-2024-12-17", "gpt-4o-mini-tts", "gemini-2.0-flash-lite-001", "gpt-4-0613", 9]
+)
+async def test_another_model_is_never_read_as_a_listed_one(client: Client, sandbox: SandboxServer, value: Any):
+    """Only a date or version at the end is read past; a different model (or an id the list lacks) is refused."""
+    is_error, structured, _ = await call(client, {"id": 12, "llm_model": value})
+    assert is_error
+    assert "fix" not in problems_by_field(structured)["llm_model"]
+    assert "suggested_arguments" not in structured
+    assert sandbox.state.updates() == []
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("https://<your-webhook-url>", 422),
+        ("https://hooks.example.com/{id}", 422),
+        ("https://hooks.example.com/a", 200),
+    ],
+)
+def test_the_sandbox_judges_urls_as_laravel_does(sandbox: SandboxServer, url: str, status: int):
+    """The sandbox's own judge refuses what Laravel's url rule refuses, so a URL forwarded by mistake cannot hide."""
+    response = httpx.put(
+        f"{sandbox.base_url}/user/assistant/12",
+        json={"webhook_url": url},
+        headers={"Authorization": f"Bearer {DEMO_KEY}"},
+    )
+    assert response.status_code == status
+    if status == 422:
+        assert response.json()["errors"] == {"webhook_url": ["The webhook url field must be a valid URL."]}

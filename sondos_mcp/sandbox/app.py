@@ -34,7 +34,9 @@ from sondos_mcp.sandbox.data import (
     MODELS,
     OTHER_KEY,
     PHONE_NUMBERS,
+    STORED_FLAGS,
     STORED_NAME,
+    STORED_VALUES,
     VOICES,
     seed_assistants,
 )
@@ -150,9 +152,9 @@ def build_app(state: SandboxState) -> Starlette:
         fields: dict[str, Any] = body  # a JSON object: its keys are strings
         request.state.received.prior = {name: _as_set(name, record.get(STORED_NAME.get(name, name))) for name in fields}
         for name, value in fields.items():
-            if name == "calls_direction":
-                value = "inbound" if value == "receive" else "outbound"
-            elif name in _STORED_AS_INT:
+            if name in STORED_VALUES:
+                value = next(stored for stored, update in STORED_VALUES[name].items() if update == value)
+            elif name in STORED_FLAGS:
                 value = int(value)
             record[STORED_NAME.get(name, name)] = value
         record["updated_at"] = "2026-11-24T12:00:00.000000Z"
@@ -222,14 +224,11 @@ def build_app(state: SandboxState) -> Starlette:
     )
 
 
-_STORED_AS_INT = ("filler_audios", "record_call", "post_call_evaluation", "is_webhook_active")
-
-
 def _as_set(name: str, stored: Any) -> Any:
     """A stored value as the update body would set it (the reverse of what `update` stores)."""
-    if name == "calls_direction" and stored is not None:
-        return "receive" if stored == "inbound" else "make"
-    if name in _STORED_AS_INT and stored is not None:
+    if name in STORED_VALUES and stored is not None:
+        return STORED_VALUES[name].get(stored, stored)
+    if name in STORED_FLAGS and stored is not None:
         return bool(stored)
     return stored
 

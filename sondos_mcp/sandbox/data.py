@@ -9,8 +9,11 @@ from sondos_mcp import vocabulary
 DEMO_KEY = "1|sandbox-demo-key"
 OTHER_KEY = "2|sandbox-other-team-key"
 
-# Stored-shape names of the update fields that are not stored under their own name.
+# The stored shape, as each field declares it in the model: the update fields not stored under
+# their own name, the values stored in other spellings, the switches stored as 1/0.
 STORED_NAME = vocabulary.STORED_NAME
+STORED_VALUES = vocabulary.STORED_VALUES
+STORED_FLAGS = vocabulary.STORED_FLAGS
 LIST_FIELDS = [
     "id",
     "name",

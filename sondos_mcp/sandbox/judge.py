@@ -110,7 +110,36 @@ def laravel_errors(validator: Any, body: Any) -> dict[str, list[str]]:
         else:
             msg = f"The {words} field is invalid."
         errors.setdefault(path or "body", []).append(msg)
+    errors.update(url_errors(validator.schema, body, errors))
     return errors
+
+
+# Laravel's `url` rule, in outline: a scheme, a host (a dotted name, a single label, an IPv4 or a
+# bracketed IPv6 address), a port, then path, query and fragment of URL characters only. Written
+# apart from the server's own URL check, so that one cannot hide the other's mistakes.
+_LARAVEL_URL = re.compile(
+    r"""^https?://
+    (?:[\w\-.~!$&'()*+,;=:%]+@)?
+    (?:(?:[\w\-]+\.)+[^\W_]+\.?|[a-z0-9\-_]+|\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\])
+    (?::\d{1,5})?
+    (?:/(?:[\w\-.~!$&'()*+,;=:@]|%[0-9a-f]{2})*)*
+    (?:\?(?:[\w\-.~!$&'\[\]()*+,;=:@/?]|%[0-9a-f]{2})*)?
+    (?:\#(?:[\w\-.~!$&'()*+,;=:@/?]|%[0-9a-f]{2})*)?$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def url_errors(schema: Mapping[str, Any], body: Any, errors: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """Laravel's `url` rule on the fields whose pattern asks for an http(s) URL, where the schema let them pass."""
+    out: dict[str, list[str]] = {}
+    if not isinstance(body, Mapping):
+        return out
+    for name, sub in schema.get("properties", {}).items():
+        value = body.get(name)
+        wants_url = str(sub.get("pattern", "")).startswith("^https?://")
+        if wants_url and isinstance(value, str) and name not in errors and not _LARAVEL_URL.match(value):
+            out[name] = [f"The {_words(name)} field must be a valid URL."]
+    return out
 
 
 def _laravel_type(value: Any) -> str:

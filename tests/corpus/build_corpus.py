@@ -664,5 +664,299 @@ refuse({"llm_temperature": True}, "a boolean for a number")
 refuse({"max_call_duration": "a while"}, "no amount")
 
 
+# --- issue 16: the kinds of mistake the first vocabulary had no rule for (written before the rules) ---
+# Durations as ISO 8601 or clock text. hh:mm:ss has one reading; mm:ss or hh:mm (two parts) has two.
+for field, value, fixed in [
+    ("max_call_duration", "PT10M", 600),
+    ("max_call_duration", "PT2M30S", 150),
+    ("max_call_duration", "pt8m", 480),
+    ("max_call_duration", "PT600S", 600),
+    ("max_call_duration", "P0DT0H4M", 240),
+    ("max_silence_duration", "PT30S", 30),
+    ("max_silence_duration", "PT1M", 60),
+    ("re_engagement_interval", "PT45S", 45),
+    ("re_engagement_interval", "PT0.5M", 30),
+    ("max_call_duration", "00:07:30", 450),
+    ("max_call_duration", "0:15:00", 900),
+    ("max_silence_duration", "00:00:25", 25),
+    ("re_engagement_interval", "00:01:00", 60),
+    ("max_call_duration", "10:00 min", 600),
+    ("max_silence_duration", "0:45 min", 45),
+]:
+    repair({field: value}, {field: fixed}, f"a duration written {value!r}")
+repair({"maxDurationSeconds": "PT12M"}, {"max_call_duration": 720}, "ISO duration under another name")
+repair({"silence_timeout": "00:00:20"}, {"max_silence_duration": 20}, "clock text under another name")
+for field, value, includes, note in [
+    ("max_call_duration", "05:00", [300], "mm:ss (5 min) or hh:mm (5 h)"),
+    ("max_call_duration", "7:30", [450], "mm:ss or hh:mm"),
+    ("max_silence_duration", "00:45", [45], "mm:ss (45 s) or hh:mm (45 min)"),
+    ("re_engagement_interval", "2:00", [120], "mm:ss or hh:mm"),
+    ("max_call_duration", "PT2H", [1200], "two hours is over the maximum"),
+    ("max_call_duration", "01:00:00", [1200], "an hour is over the maximum"),
+    ("max_call_duration", "P1M", [60], "P1M is a month in ISO 8601; PT1M is a minute"),
+    ("max_silence_duration", "PT0S", [120], "zero may mean never"),
+]:
+    ambiguous({field: value}, field, note, includes)
+refuse({"max_call_duration": "PT"}, "an ISO duration with no amount")
+refuse({"max_call_duration": "10:75"}, "not a clock reading")
+
+# Nested fields written flat or dotted.
+repair(
+    {"end_call_tool.description": "When the caller says goodbye"},
+    {"end_call_tool": {"description": "When the caller says goodbye"}},
+    "a nested field dotted",
+)
+repair(
+    {"end_call_tool_description": "After the order is placed"},
+    {"end_call_tool": {"description": "After the order is placed"}},
+    "a nested field flat",
+)
+repair(
+    {"endCallTool": {"desc": "After goodbye"}},
+    {"end_call_tool": {"description": "After goodbye"}},
+    "camelCase object with a synonym inside",
+)
+repair(
+    {"end_call_tool.desc": "After the caller thanks you"},
+    {"end_call_tool": {"description": "After the caller thanks you"}},
+    "dotted, with a synonym for the nested name",
+)
+refuse({"end_call_tool.name": "hang_up"}, "end_call_tool has no name")
+refuse(
+    {"end_call_tool": {"description": "A"}, "end_call_tool.description": "B"},
+    "two values for one nested field",
+)
+# Other platforms' settings written as their nested paths, dotted or as objects.
+for given, fixed, note in [
+    ({"voice.speed": 0.9}, {"speech_speed": 0.9}, "Vapi's voice.speed"),
+    ({"voice.voiceId": 3}, {"voice_id": 3}, "Vapi's voice.voiceId"),
+    ({"model.temperature": 0.4}, {"llm_temperature": 0.4}, "Vapi's model.temperature"),
+    ({"transcriber.language": "ar"}, {"language": "Arabic"}, "Vapi's transcriber.language"),
+    ({"stopSpeakingPlan.numWords": 3}, {"min_interrupt_words": 3}, "Vapi's stopSpeakingPlan.numWords"),
+    ({"artifactPlan.recordingEnabled": True}, {"record_call": True}, "Vapi's artifactPlan.recordingEnabled"),
+    ({"messagePlan.idleTimeoutSeconds": 20}, {"re_engagement_interval": 20}, "Vapi's idle message timer"),
+    (
+        {"conversation_config.agent.first_message": "Hello from Acme"},
+        {"initial_message": "Hello from Acme"},
+        "ElevenLabs' nested first message",
+    ),
+    ({"conversation_config.tts.stability": 0.45}, {"voice_stability": 0.45}, "ElevenLabs' tts.stability"),
+    (
+        {"conversation_config.conversation.max_duration_seconds": 900},
+        {"max_call_duration": 900},
+        "ElevenLabs' max duration",
+    ),
+    ({"voice": {"voiceId": 6, "speed": 1.1}}, {"voice_id": 6, "speech_speed": 1.1}, "Vapi's voice object"),
+    (
+        {"model": {"model": "gpt-4o", "temperature": 0.3}},
+        {"llm_model": "GPT-4o", "llm_temperature": 0.3},
+        "Vapi's model",
+    ),
+    ({"stopSpeakingPlan": {"numWords": 4}}, {"min_interrupt_words": 4}, "Vapi's stopSpeakingPlan object"),
+]:
+    repair(given, fixed, note)
+refuse({"voice": {"provider": "11labs", "voiceId": "21m00Tcm4TlvDq8ikWAM"}}, "another platform's voice")
+refuse({"model.messages": [{"role": "system", "content": "Be brief"}]}, "a message list is not a prompt")
+
+# Whole entries pasted where an id or a name belongs.
+for given, fixed, note in [
+    ({"voice_id": {"id": 3, "name": "Omar", "mode": "pipeline"}}, {"voice_id": 3}, "a voice entry"),
+    ({"voice_id": [{"id": 6, "name": "James", "mode": "pipeline"}]}, {"voice_id": 6}, "a list of one voice entry"),
+    ({"voice_id": {"id": 2}}, {"voice_id": 2}, "an object with only its id"),
+    ({"voice": {"id": 1, "name": "Sarah"}}, {"voice_id": 1}, "a voice entry under another name"),
+    (
+        {"phone_number_id": {"id": 104, "phone_number": "+442071234567", "type_label": "outbound"}},
+        {"phone_number_id": 104},
+        "a phone number entry",
+    ),
+    ({"language": {"id": 8, "name": "Arabic", "iso_2": "ar"}}, {"language": "Arabic"}, "a language entry"),
+    ({"llm_model": {"id": 3, "name": "GPT-4.1"}}, {"llm_model": "GPT-4.1"}, "a model entry"),
+    ({"language": {"name": "French"}}, {"language": "French"}, "an object with only its name"),
+]:
+    repair(given, fixed, note)
+corpus.cases.append(
+    {
+        "category": "repair",
+        "args": {"id": {"id": 16, "name": "London Bookings", "status": "active"}, "record_call": False},
+        "suggested": {"id": 16, "record_call": False},
+        "note": "the assistant's list row pasted as its id",
+    }
+)
+ambiguous({"voice_id": {"id": 1, "name": "Omar"}}, "voice_id", "the id and the name disagree", [1, 3])
+ambiguous({"language": {"id": 1, "name": "Arabic"}}, "language", "the id and the name disagree", ["English", "Arabic"])
+refuse({"voice_id": {"name": "Morgan", "provider": "elevenlabs"}}, "no such voice, no id")
+refuse({"voice_id": [{"id": 1}, {"id": 2}]}, "two voices: never picked")
+refuse({"phone_number_id": {"id": 201, "phone_number": "+14155550100"}}, "another account's number entry")
+
+# References by the lookup list's id where the API wants the name; dated model names.
+for given, fixed, note in [
+    ({"language": 8}, {"language": "Arabic"}, "the language list's id"),
+    ({"language": 2}, {"language": "French"}, "the language list's id"),
+    ({"language": "4"}, {"language": "German"}, "the language list's id as a string"),
+    ({"llm_model": 2}, {"llm_model": "GPT-4o"}, "the model list's id"),
+    ({"llm_model": "5"}, {"llm_model": "Gemini 2.0 Flash"}, "the model list's id as a string"),
+    ({"llm_model": "gpt-4o-mini-2024-07-18"}, {"llm_model": "GPT-4o-mini"}, "a dated model name"),
+    ({"llm_model": "gpt-4o-2024-08-06"}, {"llm_model": "GPT-4o"}, "a dated model name"),
+    ({"llm_model": "gpt-4.1-2025-04-14"}, {"llm_model": "GPT-4.1"}, "a dated model name"),
+    ({"llm_model": "openai/gpt-4.1-mini-2025-04-14"}, {"llm_model": "GPT-4.1-mini"}, "provider and date"),
+    ({"llm_model": "gemini-2.0-flash-001"}, {"llm_model": "Gemini 2.0 Flash"}, "a versioned model name"),
+    ({"model": "GPT-4o-mini-20240718"}, {"llm_model": "GPT-4o-mini"}, "a date without dashes"),
+]:
+    repair(given, fixed, note)
+refuse({"language": 99}, "no language has this id")
+refuse({"llm_model": 9}, "no model has this id")
+refuse({"llm_model": "gpt-4o-realtime-preview-2024-12-17"}, "another model, dated")
+refuse({"llm_model": "gpt-4o-mini-tts"}, "another model with a matching prefix")
+refuse({"llm_model": "gemini-2.0-flash-lite-001"}, "another model, versioned")
+refuse({"llm_model": "gpt-4-0613"}, "GPT-4 is not offered, dated or not")
+
+# Plain type slips.
+for field, value, fixed in [
+    ("llm_temperature", ".25", 0.25),
+    ("speech_speed", ".9", 0.9),
+    ("voice_stability", "0.50", 0.5),
+    ("interrupt_sensitivity", "+2", 2),
+    ("min_interrupt_words", "3.0", 3),
+    ("max_call_duration", "600.0", 600),
+    ("assistant_name", 2025, "2025"),
+    ("assistant_name", 7.5, "7.5"),
+    ("allow_interruptions", "True.", True),
+    ("record_call", " yes ", True),
+    ("filler_audios", "1.0", True),
+    ("end_call_on_voicemail", 1.0, True),
+]:
+    repair({field: value}, {field: fixed}, f"a type slip: {value!r}")
+repair(
+    {"post_call_schema": [{"name": 2025, "type": "string", "description": "Year"}]},
+    {"post_call_schema": [{"name": "2025", "type": "string", "description": "Year"}]},
+    "a number for a post-call field's name",
+)
+refuse({"assistant_name": True}, "a boolean is not a name")
+refuse({"initial_message": 2025}, "a number is not a greeting")
+refuse({"end_call_tool": True}, "a switch is not the tool's description")
+refuse({"end_call_tool": "true"}, "the word true is not the tool's description")
+
+# Other voice platforms' names for the same settings.
+for given, fixed, note in [
+    ({"block_interruptions": True}, {"allow_interruptions": False}, "Bland: blocking is not allowing"),
+    ({"blockInterruptions": False}, {"allow_interruptions": True}, "Bland, camelCase"),
+    ({"disable_interruptions": "yes"}, {"allow_interruptions": False}, "a disable_ switch"),
+    ({"interruptions_disabled": False}, {"allow_interruptions": True}, "a _disabled switch"),
+    ({"disable_fillers": True}, {"filler_audios": False}, "a disable_ switch"),
+    ({"no_recording": True}, {"record_call": False}, "a no_ switch"),
+    ({"numWordsToInterruptAssistant": 2}, {"min_interrupt_words": 2}, "Vapi's older name"),
+    ({"interruption_min_words": 4}, {"min_interrupt_words": 4}, "minimum words"),
+    ({"min_words_to_interrupt": 3}, {"min_interrupt_words": 3}, "minimum words"),
+    ({"silenceTimeoutSeconds": "45"}, {"max_silence_duration": 45}, "Vapi's silence timeout"),
+    ({"silence_end_call_timeout": 40}, {"max_silence_duration": 40}, "ElevenLabs' silence timeout"),
+    ({"turn_timeout": 12}, {"re_engagement_interval": 12}, "ElevenLabs' turn timeout re-engages"),
+    ({"reminderTriggerMs": 20000}, {"re_engagement_interval": 20}, "Retell, camelCase ms"),
+    ({"first_message": "مرحبا"}, {"initial_message": "مرحبا"}, "ElevenLabs' first message"),
+    ({"firstSentence": "Hi!"}, {"initial_message": "Hi!"}, "Bland, camelCase"),
+    ({"recordingEnabled": True}, {"record_call": True}, "Vapi's recording"),
+    ({"record": "yes"}, {"record_call": True}, "Bland's recording"),
+    ({"wait_for_greeting": True}, {"who_speaks_first": "Customer"}, "Bland: wait for the greeting"),
+    ({"wait_for_greeting": False}, {"who_speaks_first": "AI assistant"}, "Bland: speak first"),
+    ({"start_speaker": "agent"}, {"who_speaks_first": "AI assistant"}, "Retell's start speaker"),
+    ({"firstMessageMode": "assistant-speaks-first"}, {"who_speaks_first": "AI assistant"}, "Vapi's mode"),
+    ({"enable_backchannel": True}, None, ""),
+]:
+    if fixed is None:
+        continue
+    repair(given, fixed, note)
+ambiguous({"idle_timeout": 20}, "idle_timeout", "hang up after silence, or speak again?", [20])
+ambiguous({"responsiveness": 0.8}, "endpoint_sensitivity", "Retell's 0–1 scale or this API's 0–5", [0.8, 4])
+ambiguous(
+    {"interruption_sensitivity": 0.5}, "interrupt_sensitivity", "Retell's 0–1 scale or this API's 0–5", [0.5, 2.5]
+)
+refuse({"enable_backchannel": True}, "Retell's backchannel has no counterpart")
+refuse({"endCallFunctionEnabled": True}, "the end-call tool needs its description")
+refuse({"hipaaEnabled": True}, "no counterpart")
+refuse({"block_interruptions": "sometimes"}, "not a switch value")
+refuse({"block_interruptions": True, "allow_interruptions": True}, "two values for one field, one negated")
+
+# A proposal refused whole still names the fix of its fixable part.
+refuse({"speed": "0.9x", "transfer_to": "+966501234567"}, "one fixable, one unknown", fixes={"speech_speed": 0.9})
+refuse(
+    {"max_call_duration": "PT10M", "backgroundSound": "office"},
+    "an ISO duration beside an unknown field",
+    fixes={"max_call_duration": 600},
+)
+refuse(
+    {"language": "ar", "voice_id": 99, "timezone": "Riyadh"},
+    "two fixable beside an unknown voice",
+    fixes={"language": "Arabic", "timezone": "Asia/Riyadh"},
+)
+
+# URLs checked as URLs: placeholders and characters a URL cannot hold have no reading.
+for value, fixed, note in [
+    ("<https://hooks.example.com/calls>", "https://hooks.example.com/calls", "angle brackets around the URL"),
+    ('"https://hooks.example.com/calls"', "https://hooks.example.com/calls", "quotes around the URL"),
+    ("HTTPS://hooks.example.com/calls", "https://hooks.example.com/calls", "the scheme in capitals"),
+    ("https//hooks.example.com/calls", "https://hooks.example.com/calls", "a colon missing"),
+    ("[hook](https://hooks.example.com/md)", "https://hooks.example.com/md", "a Markdown link"),
+]:
+    repair({"webhook_url": value}, {"webhook_url": fixed}, note)
+for value, note in [
+    ("https://<your-webhook-url>", "a template placeholder"),
+    ("https://YOUR_WEBHOOK_URL", "a placeholder in capitals"),
+    ("https://{{webhook_host}}/calls", "a template variable"),
+    ("https://hooks.example.com/calls/{assistant_id}", "a template variable in the path"),
+    ("https://hooks.example.com/x?token=<TOKEN>", "a placeholder in the query"),
+    ("https://hooks example.com/x", "a space in the host"),
+    ("https://hooks.example.com/a|b", "a character a URL cannot hold"),
+    ("https://-bad-.example.com/", "not a host name"),
+    ("https://hooks.example.com/a, https://b.example.com/b", "two URLs"),
+    ("https://[insert-url-here]", "a placeholder in brackets"),
+]:
+    refuse({"webhook_url": value}, note)
+refuse({"is_webhook_active": True, "webhook_url": "https://<webhook>"}, "enabled with a placeholder")
+
+# An assistant the account does not have: refused unsent (with its ids nearby, when the list is known).
+refuse({"speech_speed": 0.9}, "no such assistant", aid=99)
+refuse({"record_call": True}, "another account's assistant", aid=21)
+refuse({"assistant_name": "X"}, "no such assistant", aid=120000)
+
+# Valid proposals that look like these mistakes: text holding durations, URLs with odd but legal parts.
+valid({"initial_message": "Our hours are 09:00 to 17:00, PT10M wait times."}, "text is text")
+valid({"webhook_url": "https://hooks.example.com/a_b/c-d/~e?x=1&y=%20#f"}, "every legal URL character")
+valid({"webhook_url": "http://localhost:8080/hook"}, "a local URL with a port")
+valid({"webhook_url": "https://user:pass@hooks.example.com/h"}, "credentials in a URL")
+valid({"variables": {"duration": "PT10M", "voice": {"id": 3}}}, "variables hold anything")
+valid({"assistant_name": "2025"}, "a name of digits, as a string")
+valid({"end_call_tool": {"description": "true"}}, "the word true as a description")
+
+
+# --- found by probing after the rules above, added with the general rule each prompted ----------
+repair({"max_call_duration": "15 minutes."}, {"max_call_duration": 900}, "a sentence's full stop")
+repair({"timezone": "Riyadh time"}, {"timezone": "Asia/Riyadh"}, "a zone with 'time' after it")
+repair({"timezone": "Asia/Dubai (GMT+4)"}, {"timezone": "Asia/Dubai"}, "an offset in parentheses that agrees")
+repair({"timezone": "Arabia Standard Time"}, {"timezone": "Asia/Riyadh"}, "a zone written out")
+repair({"timezone": "Egypt Standard Time"}, {"timezone": "Africa/Cairo"}, "a Windows zone id")
+ambiguous({"timezone": "Asia/Riyadh (GMT+5)"}, "timezone", "parentheses that disagree", ["Asia/Riyadh"])
+ambiguous({"timezone": "Eastern Standard Time"}, "timezone", "EST written out", ["America/New_York"])
+repair(
+    {"model": {"model": "gpt-4o-mini-2024-07-18", "temperature": 0.2}},
+    {"llm_model": "GPT-4o-mini", "llm_temperature": 0.2},
+    "Vapi's model object with a dated model",
+)
+refuse(
+    {"model": {"provider": "openai", "model": "gpt-4o"}},
+    "a settings object with a key that is no setting here: told, not dropped",
+    fixes={"llm_model": "GPT-4o"},
+)
+refuse({"voice": {"voiceId": 1, "provider": "sondos"}}, "a voice object with a provider")
+refuse({"metadata": {"language": "ar"}}, "the caller's data, not settings")
+refuse({"transcriber": {"model": "nova-2"}}, "a transcriber's model is no LLM")
+refuse({"webhook_url": "https://your-domain.com/webhook"}, "a placeholder domain")
+refuse({"webhook_url": "https://webhook.site/your-unique-id"}, "a placeholder path")
+valid({"webhook_url": "https://yourstore.example.com/hooks"}, "a real name that starts with your")
+repair(
+    {"structuredDataSchema": {"type": "object", "properties": {"paid": {"type": "boolean", "description": "Paid?"}}}},
+    {"post_call_schema": [{"name": "paid", "type": "bool", "description": "Paid?"}]},
+    "Vapi's structured-data schema as post-call entries",
+)
+
+
 if __name__ == "__main__":
     corpus.write(Path(__file__).with_name("repair.jsonl"))

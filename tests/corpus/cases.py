@@ -45,8 +45,13 @@ class Corpus:
             case["note"] = note
         self.cases.append(case | ({"includes": includes} if includes is not None else {}))
 
-    def refuse(self, args: dict[str, Any], note: str = "", aid: Any = DEFAULT) -> None:
-        self._add({"category": "refuse", "args": self._with_id(args, aid)}, note)
+    def refuse(
+        self, args: dict[str, Any], note: str = "", aid: Any = DEFAULT, fixes: dict[str, Any] | None = None
+    ) -> None:
+        """`fixes`: problems the refusal must still name with their fix (the fixable part of a proposal
+        refused whole), by the fixed field's dotted path."""
+        case = {"category": "refuse", "args": self._with_id(args, aid)}
+        self._add(case | ({"fixes": fixes} if fixes is not None else {}), note)
 
     def write(self, out: Path) -> None:
         with out.open("w", encoding="utf-8") as fh:
