@@ -50,6 +50,9 @@ class CheckContext:
     assistant_mode: Callable[[int], Awaitable[str | None]] | None = None
     # The model the proposal is judged by; its fields' declared kinds say how values are read.
     model: type[BaseModel] = UpdateAssistantArgs
+    # What an assistant's fields hold now as the API shows them (by id), to say which candidate is
+    # the current value; asked only when a problem offers candidates.
+    current_settings: Callable[[int], Awaitable[Mapping[str, Any] | None]] | None = None
 
 
 @dataclass
@@ -595,4 +598,22 @@ async def _assistant(p: Proposal, lookups: Lookups) -> None:
         p.problems.append(p.builder.read("id", "unknown_reference", message, readings))
 
 
-STAGES: tuple[Stage, ...] = (resolve_names, contract, rules, references)
+async def mark_current(p: Proposal) -> None:
+    """A candidate equal to what the field holds now says so: the agent should not offer "no change"
+    as if it were a reading of the words."""
+    ask = p.context.current_settings
+    assistant_id = p.resolved.get("id")
+    offered = [q for q in p.problems if q.candidates and "." not in q.field]
+    if ask is None or type(assistant_id) is not int or not offered:
+        return
+    current = await ask(assistant_id)
+    if not current:
+        return
+    for problem in offered:
+        for candidate in problem.candidates or []:
+            field = candidate.field
+            if field in current and current[field] == candidate.value and type(current[field]) is type(candidate.value):
+                candidate.interpretation += "; the current value"
+
+
+STAGES: tuple[Stage, ...] = (resolve_names, contract, rules, references, mark_current)

@@ -136,6 +136,9 @@ class Number(Kind):
     scaled: Mapping[str, float] = field(default_factory=dict)
 
     unit_word: ClassVar[str] = ""  # written after a number of this kind in messages (" s")
+    # A bare number just off this kind's range most likely meant the nearest bound, in the field's
+    # own unit ("every 5 seconds" where 7 is the least): that reading leads the candidates.
+    bound_first: ClassVar[bool] = False
 
     def fits(self, annotation: Any, constraints: Mapping[str, Any]) -> str | None:
         if not _is(annotation, int, float):
@@ -229,7 +232,7 @@ class Number(Kind):
             return others
         if not others and abs(x - bound) <= tol:
             return Readings.one(bound_reading.value, f"{fmt(x)} is just past the bound; {bound_reading.interpretation}")
-        readings = [*others, bound_reading]
+        readings = [bound_reading, *others] if self.bound_first else [*others, bound_reading]
         if others and all(r.value == readings[0].value for r in readings):
             # Every reading lands on the same value: that value has one reading after all.
             return Readings.one(readings[0].value, "; ".join(r.interpretation for r in readings))
@@ -283,6 +286,7 @@ class Seconds(Number):
     be minutes (below) or milliseconds (above); zero or less may mean "off", which it cannot say."""
 
     unit_word: ClassVar[str] = " s"
+    bound_first: ClassVar[bool] = True
 
     @property
     def scale(self) -> str | None:

@@ -100,7 +100,7 @@ HOLD = CheckContext(input_schema(Hold), model=Hold)
         ({"hold_timeout": "PT90S"}, {"hold_timeout": 90}, None),
         ({"hold_limit": "00:01:30"}, {"hold_timeout": 90}, None),
         ({"hold_timeout_ms": 45000}, {"hold_timeout": 45}, None),
-        ({"hold_timeout": 5}, None, [300, 10]),
+        ({"hold_timeout": 5}, None, [10, 300]),  # seconds: the nearest bound leads
         ({"hold_timeout": "1:30"}, None, [90, 300]),
         ({"hold_speed": "1.5x"}, {"hold_speed": 1.5}, None),
         ({"hold_rate": "-20%"}, {"hold_speed": 0.8}, None),

@@ -10,6 +10,7 @@ from sondos_mcp.checking import CheckContext, Proposal, Stage, Verdict, check_pr
 from sondos_mcp.domain.session import Session
 from sondos_mcp.errors import SondosError
 from sondos_mcp.policy import OPEN, Policy
+from sondos_mcp.preview import stored_to_update
 from sondos_mcp.schema import update_input_schema
 
 RowOf = Callable[[int], Awaitable[dict[str, Any] | None]]
@@ -36,15 +37,22 @@ async def check_update(session: Session, raw: Mapping[str, Any], row_of: RowOf |
         row = await row_of(assistant_id)
         return row.get("mode") if row else None
 
+    async def current(assistant_id: int) -> dict[str, Any] | None:
+        row = await row_of(assistant_id)
+        return stored_to_update(row)[0] if row else None
+
     policy = session.caller.policy
     if policy is OPEN:
-        return await check_proposal(raw, CheckContext(update_input_schema(), session.lookups, assistant_mode))
+        context = CheckContext(update_input_schema(), session.lookups, assistant_mode, current_settings=current)
+        return await check_proposal(raw, context)
 
     async def assistant_name(assistant_id: int) -> str | None:
         row = await row_of(assistant_id)
         return row.get("name") if row else None
 
-    context = CheckContext(policy.narrow(update_input_schema()), session.lookups, assistant_mode)
+    context = CheckContext(
+        policy.narrow(update_input_schema()), session.lookups, assistant_mode, current_settings=current
+    )
     return await check_proposal(raw, context, (policy_stage(policy, assistant_name),))
 
 
