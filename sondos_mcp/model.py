@@ -43,6 +43,7 @@ from sondos_mcp.vocabulary_kinds import (
     Url,
     Zone,
     check_complete,
+    kind_of,
 )
 
 CallsDirection = Literal["receive", "make"]
@@ -221,7 +222,7 @@ class AssistantUpdate(_Strict):
             vapi=("transcriber.language",),
             elevenlabs=("conversation_config.agent.language",),
         ),
-    ] = _field("Language name, e.g. Arabic", max_length=100)
+    ] = _field("Name, e.g. Arabic", max_length=100)
     llm_model: Annotated[
         str,
         Reference(
@@ -311,7 +312,14 @@ class AssistantUpdate(_Strict):
     ambient_sound_volume: Annotated[
         float,
         Fraction(
-            names=("ambient_volume", "background_volume", "background_sound_volume", "ambient_sound", "ambience_volume")
+            about="0 none, 1 loudest",
+            names=(
+                "ambient_volume",
+                "background_volume",
+                "background_sound_volume",
+                "ambient_sound",
+                "ambience_volume",
+            ),
         ),
     ] = _field(None, ge=0, le=1)
     post_call_evaluation: Annotated[
@@ -333,7 +341,7 @@ class AssistantUpdate(_Strict):
             names=("webhook_active", "webhook_enabled", "enable_webhook", "use_webhook", "webhook_is_active"),
             stored_flag=True,
         ),
-    ] = _field("Needs webhook_url")
+    ] = _field(None)  # needs a webhook_url: the checks say so when it is missing
     webhook_url: Annotated[
         str | None,
         Url(
@@ -365,7 +373,7 @@ class AssistantUpdate(_Strict):
             ),
             vapi=("numWordsToInterruptAssistant", "stopSpeakingPlan.numWords"),
         ),
-    ] = _field("Words before interrupting", ge=0, le=10)
+    ] = _field(None, ge=0, le=10)
     variables: Annotated[
         dict[str, Any],
         Pairs(
@@ -392,6 +400,7 @@ class AssistantUpdate(_Strict):
     llm_temperature: Annotated[
         float,
         Fraction(
+            about="0 predictable, 1 varied",
             scales=(2, 10, 100),
             names=("temperature", "temp", "llm_temp"),
             vapi=("model.temperature",),
@@ -401,11 +410,17 @@ class AssistantUpdate(_Strict):
     ] = _field(None, ge=0, le=1)
     voice_stability: Annotated[
         float,
-        Fraction(names=("stability", "tts_stability"), vapi=("voice.stability",), elevenlabs=("tts.stability",)),
+        Fraction(
+            about="0 expressive, 1 steady",
+            names=("stability", "tts_stability"),
+            vapi=("voice.stability",),
+            elevenlabs=("tts.stability",),
+        ),
     ] = _field(None, ge=0, le=1)
     voice_similarity: Annotated[
         float,
         Fraction(
+            about="0 loose, 1 close to the voice",
             names=("similarity", "voice_similarity_boost"),
             vapi=("voice.similarityBoost",),
             elevenlabs=("similarity_boost", "tts.similarity_boost"),
@@ -521,6 +536,18 @@ class AssistantUpdate(_Strict):
     ] = _field(None)
 
 
+def _describe_scales(model: type[BaseModel]) -> None:
+    """A field without a description of its own is described by its kind's `about`, when it says
+    what the ends of the scale mean (0 none, 1 loudest): generated here, so it cannot drift."""
+    for info in model.model_fields.values():
+        kind = kind_of(info)
+        if info.description is None and kind is not None and kind.about is not None:
+            info.description = kind.about
+    model.model_rebuild(force=True)
+
+
+_describe_scales(AssistantUpdate)
+
 WEBHOOK_CONFLICT = "is_webhook_active true needs a webhook_url, not null"
 
 UPDATE_FIELDS: tuple[str, ...] = tuple(AssistantUpdate.model_fields)
@@ -547,7 +574,7 @@ class UpdateAssistantArgs(AssistantUpdate):
     ] = Field(description="Assistant id", ge=1, le=MAX_ID)
     dry_run: Annotated[
         bool, Switch(names=("preview", "dryrun", "validate_only", "simulate", "preview_only", "what_if"))
-    ] = Field(False, description="Only preview the diff")
+    ] = Field(False, description="Preview only")
     force: Annotated[bool, Switch(names=("force_send", "send_anyway", "always_send", "even_if_unchanged"))] = Field(
         False
     )  # send even when every field already holds its value

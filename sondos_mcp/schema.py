@@ -45,7 +45,8 @@ def _simplify(node: Any, defs: dict[str, Any]) -> Any:
     if not isinstance(node, dict):
         return node
     if "$ref" in node:
-        target = defs[node["$ref"].rsplit("/", 1)[-1]]
+        # A nested model's docstring is for developers; the property's own description, if any, speaks.
+        target = {k: v for k, v in defs[node["$ref"].rsplit("/", 1)[-1]].items() if k != "description"}
         merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
         return _simplify(merged, defs)
     out = {k: _simplify(v, defs) for k, v in node.items() if k not in _DROP}

@@ -195,3 +195,23 @@ def test_update_tool_definition_fits_its_token_budget():
     (tool,) = [t for t in tool_listing().tools if t.name == "update_assistant"]
     wire = json.dumps(tool.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":"))
     assert len(encoding.encode(wire)) <= 1000
+
+
+@pytest.mark.parametrize(
+    ("field", "description"),
+    [
+        ("ambient_sound_volume", "0 none, 1 loudest"),
+        ("llm_temperature", "0 predictable, 1 varied"),
+        ("voice_stability", "0 expressive, 1 steady"),
+        ("voice_similarity", "0 loose, 1 close to the voice"),
+        ("max_call_duration", "Seconds"),
+        ("speech_speed", "Multiplier"),
+    ],
+)
+def test_a_bounded_field_says_what_its_scale_means(field: str, description: str):
+    """Where the contract's scale needs words (what 0 and 1 mean), the schema carries them, generated
+    from the field's declared kind; the two 0–5 sensitivities stay bare: the contract does not say."""
+    properties = update_schema()["properties"]
+    assert properties[field]["description"] == description
+    assert "description" not in properties["endpoint_sensitivity"]
+    assert "description" not in properties["interrupt_sensitivity"]
