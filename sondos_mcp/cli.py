@@ -105,6 +105,9 @@ def serve_stdio(settings: Settings) -> int:
     from sondos_mcp.server import build_server, settle_heap
 
     server = build_server(settings)
+    from sondos_mcp.observability import setup_tracing
+
+    setup_tracing()  # only with OTEL_EXPORTER_OTLP_ENDPOINT set; otherwise nothing is imported
     settle_heap()
 
     async def run() -> None:
@@ -121,10 +124,12 @@ def serve_http(settings: Settings) -> int:
     import uvicorn
 
     from sondos_mcp.http import UnsafeConfiguration, check_safety, create_app
+    from sondos_mcp.observability import ObservabilityUnavailable, check_available, multiprocess_metrics
 
     try:
         check_safety(settings)
-    except UnsafeConfiguration as exc:
+        check_available(settings)
+    except (UnsafeConfiguration, ObservabilityUnavailable) as exc:
         print(f"sondos-mcp: {exc}", file=sys.stderr)
         return 2
     print(
@@ -144,12 +149,14 @@ def serve_http(settings: Settings) -> int:
         os.environ[env_name(name)] = str(value)
     if settings.api_key is not None:
         os.environ["SONDOS_API_KEY"] = settings.api_key.get_secret_value()
-    uvicorn.run(
-        "sondos_mcp.http:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        **options,
-    )
+    # Each worker counts into files of one directory, and a scrape of any worker reads them all.
+    with multiprocess_metrics(settings):
+        uvicorn.run(
+            "sondos_mcp.http:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            **options,
+        )
     return 0

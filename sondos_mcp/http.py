@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sondos_mcp import observability
 from sondos_mcp.config import Settings
 from sondos_mcp.logs import configure_logging
 from sondos_mcp.server import build_server, settle_heap
@@ -93,8 +94,11 @@ def _unauthorized(message: str) -> Response:
     )
 
 
+GUARDED_PATHS = ("/mcp", "/metrics")  # /metrics: unless the caller's address is in SONDOS_METRICS_ALLOW
+
+
 class AuthMiddleware:
-    """Guards /mcp: a configured bearer token (shared mode) or the caller's own key (per-user mode)."""
+    """Guards /mcp and /metrics: a configured bearer token (shared mode) or the caller's own key (per-user mode)."""
 
     def __init__(self, app: ASGIApp, *, mode: str, tokens: list[str], key_header: str) -> None:
         self.app = app
@@ -110,9 +114,9 @@ class AuthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         # Checked on the headers alone: a refused request is answered before its body is read.
-        if scope["type"] != "http" or not scope["path"].startswith("/mcp"):
+        if scope["type"] != "http" or not scope["path"].startswith(GUARDED_PATHS):
             return await self.app(scope, receive, send)
-        if scope["method"] == "GET":
+        if scope["method"] == "GET" and scope["path"].startswith("/mcp"):
             # Stateless mode has no stream to resume or listen on: the spec's answer is 405.
             return await _method_not_allowed(scope, receive, send)
         if self.mode == "none":
@@ -164,6 +168,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return SecretStr(value) if value else None
 
     server = build_server(settings, request_key=caller_key if mode == "per_user" else None)
+    observability.setup_tracing()
+    metrics_app, metrics_routes = observability.install_metrics(server, settings)
     any_host = "*" in settings.http_allowed_hosts
     hosts = LOOPBACK_HOSTS + [h for host in settings.http_allowed_hosts if host != "*" for h in (host, f"{host}:*")]
     security = TransportSecuritySettings(
@@ -183,9 +189,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         max_request_body_size=settings.http_max_body,
         transport_security=security,
         host=settings.host,
-        custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"])],
+        custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"]), *metrics_routes],
     )
     app.add_middleware(AuthMiddleware, mode=mode, tokens=settings.bearer_tokens(), key_header=header)
+    app.add_middleware(observability.RequestObservability, metrics_app=metrics_app, allow=settings.metrics_networks())
     log.info("HTTP transport ready: auth=%s, allowed hosts=%s", mode, hosts)
     settle_heap()
     return app

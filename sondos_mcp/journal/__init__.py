@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sondos_mcp import telemetry
 from sondos_mcp.errors import JournalError
 from sondos_mcp.journal.store import (
     OUTCOMES,
@@ -40,6 +41,12 @@ def default_journal_path() -> Path:
 
 def open_journal(settings: Settings) -> JournalStore | None:
     """The configured store (not yet opened: `open()` connects and migrates); None when the journal is off."""
+    store = _store(settings)
+    # With metrics on, a store that times its writes; otherwise this very store.
+    return telemetry.hooks.journal(store) if store is not None else None
+
+
+def _store(settings: Settings) -> JournalStore | None:
     if settings.journal_url is not None:
         from sondos_mcp.journal.postgres import PostgresJournal
 

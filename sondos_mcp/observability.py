@@ -1,0 +1,274 @@
+"""Metrics, traces and request ids for the HTTP transport; traces for stdio too. All off unless asked for.
+
+- Metrics (`SONDOS_METRICS=1`): Prometheus at `/metrics` (`sondos_mcp.metrics`), read without
+  authentication only from `SONDOS_METRICS_ALLOW`'s addresses; elsewhere the normal auth applies.
+- Traces: when the standard `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set, an
+  OpenTelemetry SDK tracer provider exporting over OTLP/HTTP. The MCP SDK's own
+  `OpenTelemetryMiddleware` (on every `Server`) then records a span per request, and the httpx
+  instrumentation a child span per upstream request, named by its endpoint template.
+- Request ids: every HTTP request gets one (the caller's sane `X-Request-Id`, or a new one), sent
+  back in `X-Request-Id` and written on each log line of that request.
+
+This module imports only the standard library and `telemetry` at start-up; `prometheus_client`
+and the OpenTelemetry SDK are imported when switched on, so stdio's start-up pays nothing for them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sondos_mcp import telemetry
+
+if TYPE_CHECKING:
+    from mcp.server import Server
+    from opentelemetry.sdk.trace import SpanProcessor
+    from starlette.routing import Route
+
+    from sondos_mcp.config import Settings
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+EXTRA_HINT = "install it with: pip install 'sondos-mcp[observability]'"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+class ObservabilityUnavailable(RuntimeError):
+    """Metrics or traces were asked for, but their packages are not installed."""
+
+
+# --- request ids and /metrics from the allowed addresses ----------------------------------------
+
+
+def request_id(scope: Scope) -> str:
+    """The caller's (or its proxy's) `X-Request-Id` when it is a plain token, else a new one."""
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            if _REQUEST_ID.fullmatch(text):
+                return text
+            break
+    return uuid.uuid4().hex
+
+
+def allowed(scope: Scope, networks: Sequence[Network]) -> bool:
+    client = scope.get("client")
+    if not networks or not client:
+        return False
+    try:
+        address = ipaddress.ip_address(client[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in networks)
+
+
+class RequestObservability:
+    """Outermost HTTP middleware: names each request (for log lines and the `X-Request-Id` answer
+    header) and answers `GET /metrics` from an allowed address itself, before any authentication."""
+
+    def __init__(self, app: ASGIApp, *, metrics_app: ASGIApp | None, allow: Sequence[Network]) -> None:
+        self.app = app
+        self.metrics_app = metrics_app
+        self.allow = list(allow)
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        rid = request_id(scope)
+        header = (b"x-request-id", rid.encode("ascii"))
+
+        async def send_with_id(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        app = self.app
+        if (
+            self.metrics_app is not None
+            and scope["path"] == "/metrics"
+            and scope["method"] in ("GET", "HEAD")
+            and allowed(scope, self.allow)
+        ):
+            app = self.metrics_app
+        token = telemetry.REQUEST_ID.set(rid)
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            telemetry.REQUEST_ID.reset(token)
+
+
+class _AsAsgi:
+    """Starlette serves an object that is not a function as a plain ASGI app."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def check_available(settings: Settings) -> None:
+    """Refuse at start-up, with the fix, metrics or traces asked for without their packages."""
+    from importlib.util import find_spec
+
+    if settings.metrics and find_spec("prometheus_client") is None:
+        raise ObservabilityUnavailable(f"SONDOS_METRICS needs prometheus-client; {EXTRA_HINT}")
+    if tracing_requested():
+        for name in (
+            "opentelemetry.sdk",
+            "opentelemetry.exporter.otlp.proto.http",
+            "opentelemetry.instrumentation.httpx",
+        ):
+            try:
+                found = find_spec(name) is not None
+            except ModuleNotFoundError:
+                found = False
+            if not found:
+                raise ObservabilityUnavailable(
+                    f"OTEL_EXPORTER_OTLP_ENDPOINT is set but {name} is not installed; {EXTRA_HINT}"
+                )
+
+
+@contextmanager
+def multiprocess_metrics(settings: Settings) -> Iterator[None]:
+    """For `--workers N` with metrics on: a directory where every worker writes its values
+    (`PROMETHEUS_MULTIPROC_DIR`, handed to the workers through the environment), so that a scrape
+    answered by any worker counts them all. A directory given by the operator is emptied of an
+    earlier run's files first; otherwise a temporary one is made and removed at exit."""
+    if not settings.metrics:
+        yield
+        return
+    given = os.environ.get(MULTIPROCESS_DIR)
+    if given:
+        Path(given).mkdir(parents=True, exist_ok=True)
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="sondos-metrics-") as directory:
+        os.environ[MULTIPROCESS_DIR] = directory
+        try:
+            yield
+        finally:
+            del os.environ[MULTIPROCESS_DIR]
+
+
+def install_metrics(server: Server[Any], settings: Settings) -> tuple[ASGIApp | None, list[Route]]:
+    """With `SONDOS_METRICS` on: count this process's calls, upstream requests and journal writes,
+    and give back the exposition app and the authenticated `/metrics` route. Off: (None, [])."""
+    if not settings.metrics:
+        return None, []
+    try:
+        from sondos_mcp import metrics
+    except ImportError as exc:
+        raise ObservabilityUnavailable(
+            f"SONDOS_METRICS needs prometheus-client ({exc.name} is missing); {EXTRA_HINT}"
+        ) from None
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    m = metrics.metrics()
+    telemetry.install(metrics.PrometheusHooks(m))
+    server.middleware.append(metrics.CallMetrics(m))
+    exposition = m.asgi_app()
+    per_user = settings.auth_mode == "per_user"
+
+    async def authenticated(scope: Scope, receive: Any, send: Any) -> None:
+        # Reached past the normal authentication. In per-user mode that only says a key was sent,
+        # which anyone can do: metrics are for the addresses in SONDOS_METRICS_ALLOW alone there.
+        if per_user:
+            refusal: Response = JSONResponse(
+                {
+                    "error": "forbidden",
+                    "message": "in per-user key mode /metrics is served only to SONDOS_METRICS_ALLOW's addresses",
+                },
+                status_code=403,
+            )
+            return await refusal(scope, receive, send)
+        await exposition(scope, receive, send)
+
+    return exposition, [Route("/metrics", _AsAsgi(authenticated), methods=["GET", "HEAD"])]
+
+
+# --- traces -------------------------------------------------------------------------------------
+
+_tracing = False
+
+
+def tracing_requested() -> bool:
+    """The standard OpenTelemetry variables ask for export (and the SDK is not disabled)."""
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+
+
+def setup_tracing() -> bool:
+    """Export traces over OTLP/HTTP when the environment asks for it; else do nothing (and import nothing)."""
+    if _tracing or not tracing_requested():
+        return _tracing
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    except ImportError as exc:
+        raise ObservabilityUnavailable(
+            f"OTEL_EXPORTER_OTLP_ENDPOINT is set but the OpenTelemetry SDK is not installed ({exc.name}); {EXTRA_HINT}"
+        ) from None
+    # The exporter reads its endpoint, headers, timeout and compression from the OTEL_* variables.
+    enable_tracing(BatchSpanProcessor(OTLPSpanExporter()))
+    return True
+
+
+def enable_tracing(processor: SpanProcessor) -> None:
+    """Make the process's tracer provider, with `processor`, and trace upstream requests (once per process).
+
+    The provider reads OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES and OTEL_TRACES_SAMPLER itself.
+    """
+    global _tracing
+    if _tracing:
+        return
+    try:
+        from opentelemetry import trace
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+    except ImportError as exc:
+        raise ObservabilityUnavailable(
+            f"traces need the OpenTelemetry SDK ({exc.name} is missing); {EXTRA_HINT}"
+        ) from None
+    from sondos_mcp import __version__
+
+    resource = Resource.create({"service.version": __version__})
+    if str(resource.attributes.get("service.name", "unknown_service")).startswith("unknown_service"):
+        resource = resource.merge(Resource({"service.name": "sondos-mcp"}))
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(processor)
+    trace.set_tracer_provider(provider)
+    HTTPXClientInstrumentor().instrument(tracer_provider=provider, async_request_hook=_name_upstream_span)
+    _tracing = True
+
+
+async def _name_upstream_span(span: Any, request: Any) -> None:
+    """An upstream span is named by its endpoint template (`PUT /user/assistant/{id}`), not just the method."""
+    if span.is_recording():
+        method = request.method.decode() if isinstance(request.method, bytes) else str(request.method)
+        url = request.url
+        path = url.path if hasattr(url, "path") else url[3].decode()
+        template = telemetry.endpoint_template(path)
+        span.update_name(f"{method} {template}")
+        span.set_attribute("url.template", template)
