@@ -1,0 +1,57 @@
+"""Run by tests/test_observability.py in a process of its own (a tracer provider is set once per
+process): traces on, with the OpenTelemetry SDK's in-memory exporter; real MCP calls through an
+in-memory client session to the server, which calls the sandbox API over real HTTP. Prints the
+finished spans as JSON lines on stdout; the server's JSON log lines go to stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import anyio
+from mcp import Client
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pydantic import SecretStr
+
+from sondos_mcp.config import Settings
+from sondos_mcp.logs import install_handler
+from sondos_mcp.observability import enable_tracing
+from sondos_mcp.sandbox import DEMO_KEY, SandboxServer
+from sondos_mcp.server import build_server
+
+
+async def calls(base_url: str, journal: str) -> None:
+    settings = Settings(base_url=base_url, api_key=SecretStr(DEMO_KEY), retries=0, journal=journal)
+    async with Client(build_server(settings)) as client:
+        for tool, arguments in (
+            ("update_assistant", {"id": 12, "max_call_duration": 333, "system_prompt": "PROMPT-CANARY be brief"}),
+            ("get_assistant", {"id": 13}),
+        ):
+            result = await client.call_tool(tool, arguments)
+            assert not result.is_error, result.content
+
+
+def main() -> None:
+    exporter = InMemorySpanExporter()
+    enable_tracing(SimpleSpanProcessor(exporter))
+    install_handler("INFO", [DEMO_KEY], "json")  # JSON log lines on stderr, with the trace's ids
+    with SandboxServer() as sandbox:
+        anyio.run(calls, sandbox.base_url, sys.argv[1])
+    for span in exporter.get_finished_spans():
+        context, parent = span.get_span_context(), span.parent
+        row = {
+            "name": span.name,
+            "kind": span.kind.name,
+            "trace_id": format(context.trace_id, "032x"),
+            "span_id": format(context.span_id, "016x"),
+            "parent_id": format(parent.span_id, "016x") if parent is not None else None,
+            "attributes": dict(span.attributes or {}),
+            "events": [{"name": e.name, "attributes": dict(e.attributes or {})} for e in span.events],
+            "status": span.status.status_code.name,
+        }
+        print(json.dumps(row, default=str))
+
+
+if __name__ == "__main__":
+    main()
