@@ -83,6 +83,8 @@ class RequestObservability:
         self.allow = list(allow)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            return await self.app(scope, receive, _flushing_at_shutdown(send))
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         rid = request_id(scope)
@@ -106,6 +108,20 @@ class RequestObservability:
             await app(scope, receive, send_with_id)
         finally:
             telemetry.REQUEST_ID.reset(token)
+
+
+def _flushing_at_shutdown(send: Any) -> Any:
+    """Export the spans still queued before the worker says it has shut down: uvicorn ends a worker
+    by re-raising SIGTERM, so the tracer provider's own exit hook would never run."""
+
+    async def send_after_flush(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "lifespan.shutdown.complete" and _provider is not None:
+            import anyio.to_thread
+
+            await anyio.to_thread.run_sync(_provider.force_flush, FLUSH_MILLIS)
+        await send(message)
+
+    return send_after_flush
 
 
 class _AsAsgi:
@@ -209,6 +225,8 @@ def install_metrics(server: Server[Any], settings: Settings) -> tuple[ASGIApp | 
 # --- traces -------------------------------------------------------------------------------------
 
 _tracing = False
+_provider: Any = None  # the process's tracer provider, once tracing is on
+FLUSH_MILLIS = 5000  # at most this long, at shutdown, to hand the last spans to the collector
 
 
 def tracing_requested() -> bool:
@@ -239,7 +257,7 @@ def enable_tracing(processor: SpanProcessor) -> None:
 
     The provider reads OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES and OTEL_TRACES_SAMPLER itself.
     """
-    global _tracing
+    global _tracing, _provider
     if _tracing:
         return
     try:
@@ -260,7 +278,7 @@ def enable_tracing(processor: SpanProcessor) -> None:
     provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
     HTTPXClientInstrumentor().instrument(tracer_provider=provider, async_request_hook=_name_upstream_span)
-    _tracing = True
+    _tracing, _provider = True, provider
 
 
 async def _name_upstream_span(span: Any, request: Any) -> None:
