@@ -105,9 +105,9 @@ def serve_stdio(settings: Settings) -> int:
     from sondos_mcp.server import build_server, settle_heap
 
     server = build_server(settings)
-    from sondos_mcp.observability import setup_tracing
+    from sondos_mcp.observability import trace_server
 
-    setup_tracing()  # only with OTEL_EXPORTER_OTLP_ENDPOINT set; otherwise nothing is imported
+    trace_server(server)  # only with OTEL_EXPORTER_OTLP_ENDPOINT set; otherwise nothing is imported
     settle_heap()
 
     async def run() -> None:

@@ -168,7 +168,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return SecretStr(value) if value else None
 
     server = build_server(settings, request_key=caller_key if mode == "per_user" else None)
-    observability.setup_tracing()
+    observability.trace_server(server)
     metrics_app, metrics_routes = observability.install_metrics(server, settings)
     any_host = "*" in settings.http_allowed_hosts
     hosts = LOOPBACK_HOSTS + [h for host in settings.http_allowed_hosts if host != "*" for h in (host, f"{host}:*")]

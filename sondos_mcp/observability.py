@@ -236,6 +236,58 @@ def tracing_requested() -> bool:
     return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
 
 
+def trace_server(server: Server[Any]) -> bool:
+    """Tracing for this process when the environment asks for it, with the server's span names guarded."""
+    if not setup_tracing():
+        return False
+    guard_span_names(server)
+    return True
+
+
+def guard_span_names(server: Server[Any]) -> None:
+    """Keep what a client sends out of the SDK middleware's spans: it names a span after the request's
+    `name` parameter and sets a failure's message as its status, so an unknown tool called
+    "Riyadh Sales" would name a span after an assistant. Its spans see our tools' names only."""
+    from mcp.server._otel import OpenTelemetryMiddleware
+
+    server.middleware = [_GuardedSpans(m) if isinstance(m, OpenTelemetryMiddleware) else m for m in server.middleware]
+
+
+class _GuardedSpans:
+    """Runs the SDK's OpenTelemetry middleware over a view of the request without a foreign name;
+    the rest of the chain, and the client, see the request and its answer as they are."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        from dataclasses import replace
+
+        from mcp.shared.exceptions import MCPError
+
+        from sondos_mcp.tools import TOOLS_BY_NAME
+
+        name = ctx.params.get("name") if ctx.params else None
+        if name is None or (ctx.method == "tools/call" and name in TOOLS_BY_NAME):
+            return await self.inner(ctx, call_next)
+        shown = replace(ctx, params={k: v for k, v in ctx.params.items() if k != "name"})
+        raised: list[MCPError] = []
+
+        async def through(_: Any) -> Any:
+            try:
+                return await call_next(ctx)
+            except MCPError as exc:
+                raised.append(exc)  # "Unknown tool: <what was sent>" goes to the client, not to the span
+                raise MCPError(code=exc.error.code, message="unknown name") from None
+
+        try:
+            return await self.inner(shown, through)
+        except MCPError:
+            if raised:
+                raise raised[0] from None
+            raise
+
+
 def setup_tracing() -> bool:
     """Export traces over OTLP/HTTP when the environment asks for it; else do nothing (and import nothing)."""
     if _tracing or not tracing_requested():
@@ -281,12 +333,20 @@ def enable_tracing(processor: SpanProcessor) -> None:
     _tracing, _provider = True, provider
 
 
+_URL_ATTRIBUTES = ("url.full", "http.url")
+
+
 async def _name_upstream_span(span: Any, request: Any) -> None:
-    """An upstream span is named by its endpoint template (`PUT /user/assistant/{id}`), not just the method."""
-    if span.is_recording():
-        method = request.method.decode() if isinstance(request.method, bytes) else str(request.method)
-        url = request.url
-        path = url.path if hasattr(url, "path") else url[3].decode()
-        template = telemetry.endpoint_template(path)
-        span.update_name(f"{method} {template}")
-        span.set_attribute("url.template", template)
+    """An upstream span is named by its endpoint template (`PUT /user/assistant/{id}`), not just the
+    method, and its URL is shown as that template: no id, no query."""
+    if not span.is_recording():
+        return
+    method = request.method.decode() if isinstance(request.method, bytes) else str(request.method)
+    url = request.url
+    template = telemetry.endpoint_template(url.path)
+    span.update_name(f"{method} {template}")
+    span.set_attribute("url.template", template)
+    shown = f"{url.scheme}://{url.netloc.decode()}{template}"
+    for key in _URL_ATTRIBUTES:
+        if key in (span.attributes or {}):
+            span.set_attribute(key, shown)

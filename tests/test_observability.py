@@ -8,9 +8,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import httpx2
@@ -64,6 +66,45 @@ def label_values(samples: Samples, label: str) -> set[str]:
     return {v for (_, labels) in samples for k, v in labels if k == label}
 
 
+class Collector(BaseHTTPRequestHandler):
+    """A stand-in OTLP/HTTP collector on 127.0.0.1: keeps each export's body, answers success."""
+
+    bodies: ClassVar[list[tuple[str, bytes]]] = []
+
+    def do_POST(self) -> None:
+        self.bodies.append((self.path, self.rfile.read(int(self.headers.get("content-length", 0)))))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def collector() -> Iterator[tuple[str, list[tuple[str, bytes]]]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    Collector.bodies = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", Collector.bodies
+    finally:
+        server.shutdown()
+
+
+def exported_spans(bodies: list[tuple[str, bytes]]) -> list[Any]:
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    spans = []
+    for path, body in bodies:
+        assert path == "/v1/traces"
+        request = ExportTraceServiceRequest.FromString(body)
+        spans += [span for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans]
+    return spans
+
+
 @pytest.fixture
 def restored_hooks() -> Iterator[None]:
     """An in-process server with metrics on installs its hooks process-wide: put the no-op ones back."""
@@ -76,11 +117,16 @@ def restored_hooks() -> Iterator[None]:
 
 
 @pytest.mark.anyio
-async def test_metrics_count_real_calls_and_carry_no_secret_or_name(sandbox: SandboxServer, tmp_path: Path):
-    """`sondos-mcp --transport http` with SONDOS_METRICS=1: after real calls, /metrics holds calls by tool
-    and outcome, refusals by problem code, repairs offered, upstream latency by endpoint template and
-    status, journal writes and enrolled people; an allowed address reads it without a token, any other
-    needs the normal one; no key, token, assistant name or prompt text appears in it or in the JSON logs."""
+async def test_metrics_count_real_calls_and_carry_no_secret_or_name(
+    sandbox: SandboxServer, tmp_path: Path, collector: tuple[str, list[tuple[str, bytes]]]
+):
+    """`sondos-mcp --transport http` with SONDOS_METRICS=1 and OTEL_EXPORTER_OTLP_ENDPOINT: after real
+    calls, /metrics holds calls by tool and outcome, refusals by problem code, repairs offered, upstream
+    latency by endpoint template and status, journal writes and enrolled people; an allowed address
+    reads it without a token, any other needs the normal one. The spans reach the OTLP collector by the
+    time the server has stopped, and the JSON log lines carry the request's and the trace's ids. No
+    key, token, assistant name or prompt text appears in the metrics, the spans or the logs."""
+    otlp, exports = collector
     proc, base = start_http_server(
         {
             "SONDOS_BASE_URL": sandbox.base_url,
@@ -92,6 +138,7 @@ async def test_metrics_count_real_calls_and_carry_no_secret_or_name(sandbox: San
             "SONDOS_METRICS_ALLOW": "127.0.0.2, 10.0.0.0/8",
             "SONDOS_LOG_FORMAT": "json",
             "SONDOS_LOG_LEVEL": "INFO",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp,
         }
     )
     try:
@@ -110,8 +157,9 @@ async def test_metrics_count_real_calls_and_carry_no_secret_or_name(sandbox: San
             assert refused.is_error
             missing = await client.call_tool("get_assistant", {"id": 9999})
             assert missing.is_error
-            with pytest.raises(MCPError):
-                await client.call_tool(NAMES[0], {"query": NAMES[1]})  # no such tool: its name must not become a label
+            # No such tool: the client hears its name back, but no label or span carries it.
+            with pytest.raises(MCPError, match=f"Unknown tool: {NAMES[0]}"):
+                await client.call_tool(NAMES[0], {"query": NAMES[1]})
         allowed = scrape(base, source="127.0.0.2")
         assert allowed.status_code == 200, allowed.text
         assert allowed.headers["x-request-id"]
@@ -162,6 +210,15 @@ async def test_metrics_count_real_calls_and_carry_no_secret_or_name(sandbox: San
     assert len(logged) == len([line for line in stderr.splitlines() if not line.startswith("sondos-mcp:")])
     put_lines = [e for e in logged if e["message"] == "PUT /user/assistant/12 -> 200"]
     assert [e["request_id"] for e in put_lines] == ["obs-req-1"]
+
+    spans = exported_spans(exports)  # flushed when the worker shut down, within the 5 s batch delay
+    tool = next(span for span in spans if span.name == "tools/call update_assistant")
+    put_span = next(span for span in spans if span.name == "PUT /user/assistant/{id}")
+    assert put_span.parent_span_id == tool.span_id
+    assert [e["trace_id"] for e in put_lines] == [tool.trace_id.hex()]
+    exported = b"".join(body for _, body in exports)
+    for secret in (DEMO_KEY, TOKEN, PROMPT, *NAMES):
+        assert secret.encode() not in exported
 
 
 def test_per_user_mode_serves_metrics_only_to_allowed_addresses(sandbox: SandboxServer, restored_hooks: None):
@@ -333,9 +390,11 @@ def test_spans_nest_upstream_requests_under_their_tool_call(tmp_path: Path):
     assert put["parent_id"] == tool["span_id"]
     assert put["trace_id"] == tool["trace_id"]
     assert put["attributes"]["url.template"] == "/user/assistant/{id}"
+    assert put["attributes"]["http.url"].endswith("/user/assistant/{id}")  # no id, and no query anywhere:
     upstream = [s for s in spans if s["kind"] == "CLIENT"]
     assert len(upstream) >= 3  # the list read before the change, the PUT, get_assistant's read
     assert all(by_id[s["parent_id"]]["name"].startswith("tools/call ") for s in upstream)
+    assert all("?" not in s["attributes"]["http.url"] for s in upstream)
     text = child.stdout + child.stderr
     for secret in (DEMO_KEY, DEMO_KEY.split("|")[1], "PROMPT-CANARY", *NAMES):
         assert secret not in text

@@ -16,14 +16,16 @@ from pydantic import SecretStr
 
 from sondos_mcp.config import Settings
 from sondos_mcp.logs import install_handler
-from sondos_mcp.observability import enable_tracing
+from sondos_mcp.observability import enable_tracing, guard_span_names
 from sondos_mcp.sandbox import DEMO_KEY, SandboxServer
 from sondos_mcp.server import build_server
 
 
 async def calls(base_url: str, journal: str) -> None:
     settings = Settings(base_url=base_url, api_key=SecretStr(DEMO_KEY), retries=0, journal=journal)
-    async with Client(build_server(settings)) as client:
+    server = build_server(settings)
+    guard_span_names(server)  # as the server does once tracing is on
+    async with Client(server) as client:
         for tool, arguments in (
             ("update_assistant", {"id": 12, "max_call_duration": 333, "system_prompt": "PROMPT-CANARY be brief"}),
             ("get_assistant", {"id": 13}),

@@ -1,9 +1,10 @@
 """Interop: a real Prometheus (Debian's `prometheus` package) scrapes `sondos-mcp --transport http --workers 2`.
 
 .ci/run installs the package and sets SONDOS_INTEROP=1, under which a missing Prometheus is a
-failure; without SONDOS_INTEROP the test is skipped. Prometheus is started here with a scrape configuration pointing at the
-spawned server, on loopback ports, its data in a temporary directory; the test asks Prometheus'
-own query API (not the server) for the series after real tool calls.
+failure; without SONDOS_INTEROP the test is skipped. Prometheus is started here with a scrape
+configuration pointing at the spawned server, on loopback ports, its data in a temporary
+directory; the test asks Prometheus' own query API (not the server) for the series after real
+tool calls.
 """
 
 from __future__ import annotations
