@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -88,8 +89,14 @@ def collector() -> Iterator[str]:
         server.shutdown()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def http_server(env: dict[str, str]) -> Iterator[str]:
+def http_server(env: dict[str, str]) -> Iterator[tuple[str, int]]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "sondos_mcp", "--transport", "http", "--port", str(port)],
@@ -109,7 +116,7 @@ def http_server(env: dict[str, str]) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the server did not start")
             time.sleep(0.1)
-        yield base
+        yield base, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -127,27 +134,35 @@ def call(http: httpx.Client, base: str, tool: str, arguments: dict[str, Any], re
 
 
 def paired_round(
-    bases: dict[str, str], ids: dict[str, int], shape: Shape, calls: int, scrape_every: int
-) -> dict[str, list[float]]:
-    timings: dict[str, list[float]] = {name: [] for name in bases}
-    clients = {name: httpx.Client(headers=HEADERS, timeout=30) for name in bases}
-    names = list(bases)
+    servers: dict[str, tuple[str, int]], ids: dict[str, int], shape: Shape, calls: int, scrape_every: int
+) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Timed calls taking turns; also each server's CPU time over them (scrapes excluded)."""
+    timings: dict[str, list[float]] = {name: [] for name in servers}
+    cpu: dict[str, float] = dict.fromkeys(servers, 0.0)
+    clients = {name: httpx.Client(headers=HEADERS, timeout=30) for name in servers}
+    names = list(servers)
     try:
         for i in range(10):  # warm-up: imports, pools, the journal's first open
             for name in names:
-                call(clients[name], bases[name], *shape(ids[name], i), n=i)
+                call(clients[name], servers[name][0], *shape(ids[name], i), n=i)
+        started = {name: cpu_seconds(pid) for name, (_, pid) in servers.items()}
         for i in range(calls):
             for name in names[i % len(names) :] + names[: i % len(names)]:
                 tool, arguments, refused = shape(ids[name], i)
-                timings[name].append(call(clients[name], bases[name], tool, arguments, refused, n=i))
-            if scrape_every and i % scrape_every == 0:
-                scrape = clients["on"].get(f"{bases['on']}/metrics")
+                timings[name].append(call(clients[name], servers[name][0], tool, arguments, refused, n=i))
+            if scrape_every and i % scrape_every == 0 and "on" in servers:
+                base, pid = servers["on"]
+                before = cpu_seconds(pid)
+                scrape = clients["on"].get(f"{base}/metrics")
+                started["on"] += cpu_seconds(pid) - before
                 if scrape.status_code != 200 or "sondos_tool_calls_total" not in scrape.text:
                     raise RuntimeError(f"/metrics answered {scrape.status_code}")
+        for name, (_, pid) in servers.items():
+            cpu[name] = cpu_seconds(pid) - started[name]
     finally:
         for client in clients.values():
             client.close()
-    return timings
+    return timings, cpu
 
 
 def main() -> int:
@@ -160,34 +175,43 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-observability-"))
     results: dict[tuple[str, str], list[float]] = {}
+    cpu_used: dict[tuple[str, str], float] = {}
     with sandbox_api() as base_url, collector() as otlp:
         base = server_env(base_url) | {"SONDOS_HTTP_TOKENS": TOKEN, "SONDOS_RETRIES": "0"}
         base = {k: v for k, v in base.items() if not k.startswith(("OTEL_", "PROMETHEUS_"))}
         metrics = {"SONDOS_METRICS": "1", "SONDOS_METRICS_ALLOW": "127.0.0.1"}
         traces = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp}
-        configs = {"off": base, "on": base | metrics | traces}
+        # The standard sampler settings: one trace in ten recorded (a child follows its parent's choice).
+        sampled = traces | {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
+        configs = {"off": base, "on": base | metrics | traces, "on, 1 in 10 traced": base | metrics | sampled}
         if args.split:
-            configs |= {"metrics": base | metrics, "traces": base | traces}
+            configs |= {"metrics only": base | metrics, "traces only": base | traces}
         configs = {name: env | {"SONDOS_JOURNAL": str(tmp / f"{name}.sqlite3")} for name, env in configs.items()}
         for round_ in range(args.rounds):
             ids = {name: ASSISTANTS[(k + round_) % len(ASSISTANTS)] for k, name in enumerate(configs)}
             with ExitStack() as stack:
-                bases = {name: stack.enter_context(http_server(env)) for name, env in configs.items()}
+                servers = {name: stack.enter_context(http_server(env)) for name, env in configs.items()}
                 for label, shape in SHAPES.items():
-                    timings = paired_round(bases, ids, shape, args.calls, args.scrape_every)
+                    timings, cpu = paired_round(servers, ids, shape, args.calls, args.scrape_every)
                     for name, values in timings.items():
                         results.setdefault((label, name), []).extend(values)
+                        cpu_used[(label, name)] = cpu_used.get((label, name), 0.0) + cpu[name]
         exports = Collector.received
 
-    print("| call | metrics + traces | median | p90 | median vs off |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| call | metrics + traces | median | p90 | median vs off | server CPU per call | CPU vs off |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for label in SHAPES:
         off_median = statistics.median(results[(label, "off")])
+        off_cpu = cpu_used[(label, "off")] / len(results[(label, "off")])
         for name in configs:
             timings = sorted(results[(label, name)])
             median = statistics.median(timings)
             p90 = timings[int(len(timings) * 0.9)]
-            print(f"| {label} | {name} | {median:.2f} ms | {p90:.2f} ms | {median / off_median:.3f}× |")
+            per_call = cpu_used[(label, name)] / len(timings)
+            print(
+                f"| {label} | {name} | {median:.2f} ms | {p90:.2f} ms | {median / off_median:.3f}× "
+                f"| {per_call * 1e6:.0f} µs | {per_call / off_cpu:.2f}× |"
+            )
     print(
         f"\n{args.rounds} rounds × {args.calls} calls per configuration and call, interleaved call by call; "
         f"medians of all calls. The stand-in collector took {exports} OTLP exports from 'on'."

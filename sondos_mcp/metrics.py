@@ -139,9 +139,12 @@ class PrometheusHooks(telemetry.Hooks):
 class TimedJournal:
     """A journal store whose writes are timed and their failures counted; the rest passes through."""
 
+    OPERATIONS = ("acquire", "begin", "finish", "release", "prune")
+
     def __init__(self, store: Any, m: Metrics) -> None:
         self._store = store
-        self._m = m
+        # Every operation's series exists from the start (a failure counter at 0 is one an alert can watch).
+        self._series = {op: (m.journal_seconds.labels(op), m.journal_failures.labels(op)) for op in self.OPERATIONS}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -150,14 +153,15 @@ class TimedJournal:
         return repr(self._store)
 
     async def _write(self, operation: str, pending: Awaitable[T]) -> T:
+        seconds, failures = self._series[operation]
         started = time.perf_counter()
         try:
             return await pending
         except JournalError:
-            self._m.journal_failures.labels(operation).inc()
+            failures.inc()
             raise
         finally:
-            self._m.journal_seconds.labels(operation).observe(time.perf_counter() - started)
+            seconds.observe(time.perf_counter() - started)
 
     async def begin(self, change: Any) -> None:
         return await self._write("begin", self._store.begin(change))

@@ -15,6 +15,7 @@ and the OpenTelemetry SDK are imported when switched on, so stdio's start-up pay
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 import re
@@ -258,31 +259,31 @@ class _GuardedSpans:
     the rest of the chain, and the client, see the request and its answer as they are."""
 
     def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    async def __call__(self, ctx: Any, call_next: Any) -> Any:
-        from dataclasses import replace
-
         from mcp.shared.exceptions import MCPError
 
         from sondos_mcp.tools import TOOLS_BY_NAME
 
+        self.inner = inner
+        self.error = MCPError
+        self.tools = frozenset(TOOLS_BY_NAME)
+
+    async def __call__(self, ctx: Any, call_next: Any) -> Any:
         name = ctx.params.get("name") if ctx.params else None
-        if name is None or (ctx.method == "tools/call" and name in TOOLS_BY_NAME):
+        if name is None or (ctx.method == "tools/call" and name in self.tools):
             return await self.inner(ctx, call_next)
-        shown = replace(ctx, params={k: v for k, v in ctx.params.items() if k != "name"})
-        raised: list[MCPError] = []
+        shown = dataclasses.replace(ctx, params={k: v for k, v in ctx.params.items() if k != "name"})
+        raised: list[Exception] = []
 
         async def through(_: Any) -> Any:
             try:
                 return await call_next(ctx)
-            except MCPError as exc:
+            except self.error as exc:
                 raised.append(exc)  # "Unknown tool: <what was sent>" goes to the client, not to the span
-                raise MCPError(code=exc.error.code, message="unknown name") from None
+                raise self.error(code=exc.error.code, message="unknown name") from None
 
         try:
             return await self.inner(shown, through)
-        except MCPError:
+        except self.error:
             if raised:
                 raise raised[0] from None
             raise

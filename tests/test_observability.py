@@ -196,7 +196,9 @@ async def test_metrics_count_real_calls_and_carry_no_secret_or_name(
     )
     for operation in ("acquire", "begin", "finish"):
         assert value(samples, "sondos_journal_write_seconds_count", operation=operation) == 1
-    assert not any(name == "sondos_journal_write_failures_total" for name, _ in samples)
+    for operation in ("acquire", "begin", "finish", "release", "prune"):
+        assert value(samples, "sondos_journal_write_failures_total", operation=operation) == 0
+        assert ("sondos_journal_write_failures_total", frozenset({("operation", operation)})) in samples
     assert value(samples, "sondos_enrolled_people") == 0
     assert ("sondos_enrolled_people", frozenset()) in samples
     assert all(not any(ch.isdigit() for ch in endpoint) for endpoint in label_values(samples, "endpoint"))
@@ -287,7 +289,7 @@ async def test_journal_writes_are_timed_and_failures_counted(tmp_path: Path):
         assert sample("sondos_journal_write_seconds_count", {"operation": operation}) == 1
     assert sample("sondos_journal_write_seconds_count", {"operation": "begin"}) == 2
     assert sample("sondos_journal_write_failures_total", {"operation": "begin"}) == 1
-    assert sample("sondos_journal_write_failures_total", {"operation": "finish"}) is None
+    assert sample("sondos_journal_write_failures_total", {"operation": "finish"}) == 0
 
 
 def _filter(account: str) -> Any:
