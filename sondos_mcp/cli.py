@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
-from sondos_mcp import __version__
+from sondos_mcp import __version__, telemetry
 from sondos_mcp.config import Settings, describe, env_name, setting_errors
 from sondos_mcp.logs import configure_logging
 
@@ -105,9 +105,10 @@ def serve_stdio(settings: Settings) -> int:
     from sondos_mcp.server import build_server, settle_heap
 
     server = build_server(settings)
-    from sondos_mcp.observability import trace_server
+    if telemetry.tracing_requested():  # OTEL_EXPORTER_OTLP_ENDPOINT; otherwise nothing more is imported
+        from sondos_mcp.observability import trace_server
 
-    trace_server(server)  # only with OTEL_EXPORTER_OTLP_ENDPOINT set; otherwise nothing is imported
+        trace_server(server)
     settle_heap()
 
     async def run() -> None:

@@ -146,7 +146,7 @@ def check_available(settings: Settings) -> None:
 
     if settings.metrics and find_spec("prometheus_client") is None:
         raise ObservabilityUnavailable(f"SONDOS_METRICS needs prometheus-client; {EXTRA_HINT}")
-    if tracing_requested():
+    if telemetry.tracing_requested():
         for name in (
             "opentelemetry.sdk",
             "opentelemetry.exporter.otlp.proto.http",
@@ -230,13 +230,6 @@ _provider: Any = None  # the process's tracer provider, once tracing is on
 FLUSH_MILLIS = 5000  # at most this long, at shutdown, to hand the last spans to the collector
 
 
-def tracing_requested() -> bool:
-    """The standard OpenTelemetry variables ask for export (and the SDK is not disabled)."""
-    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
-        return False
-    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
-
-
 def trace_server(server: Server[Any]) -> bool:
     """Tracing for this process when the environment asks for it, with the server's span names guarded."""
     if not setup_tracing():
@@ -291,7 +284,7 @@ class _GuardedSpans:
 
 def setup_tracing() -> bool:
     """Export traces over OTLP/HTTP when the environment asks for it; else do nothing (and import nothing)."""
-    if _tracing or not tracing_requested():
+    if _tracing or not telemetry.tracing_requested():
         return _tracing
     try:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

@@ -10,6 +10,7 @@ layer may report through it without an upward import.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from contextvars import ContextVar
 from typing import TypeVar
@@ -38,6 +39,13 @@ hooks: Hooks = Hooks()
 _enrolled = 0
 
 
+def tracing_requested() -> bool:
+    """The standard OpenTelemetry variables ask for traces to be exported (and the SDK is not disabled)."""
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    return bool(os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+
+
 def install(new: Hooks) -> None:
     """Report to `new` from now on (the HTTP adapter, once per process, before the server starts)."""
     global hooks
@@ -52,7 +60,7 @@ def set_enrolled_people(count: int) -> None:
     hooks.enrolled_people(_enrolled)
 
 
-_ID_SEGMENT = re.compile(r"[a-z][a-z_-]{0,39}")
+_ID_SEGMENT = r"[a-z][a-z_-]{0,39}"  # compiled on first use (re's cache), not at start-up
 
 
 @functools.lru_cache(maxsize=1024)
@@ -63,4 +71,4 @@ def endpoint_template(path: str) -> str:
     metric label or span name never carries an id, a name or a parameter, only the endpoint.
     """
     path = path.split("?", 1)[0].split("#", 1)[0]
-    return "/".join(s if not s or _ID_SEGMENT.fullmatch(s) else "{id}" for s in path.split("/")) or "/"
+    return "/".join(s if not s or re.fullmatch(_ID_SEGMENT, s) else "{id}" for s in path.split("/")) or "/"

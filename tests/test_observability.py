@@ -406,23 +406,24 @@ def test_spans_nest_upstream_requests_under_their_tool_call(tmp_path: Path):
 
 
 def test_stdio_start_up_loads_no_metrics_or_tracing_sdk():
-    """Off by default and free: building the stdio server and its tracing check import neither
-    prometheus_client nor the OpenTelemetry SDK; OTEL_EXPORTER_OTLP_ENDPOINT switches the SDK on."""
+    """Off by default and free: the stdio command, run to the end of its input, imports neither
+    prometheus_client nor the OpenTelemetry SDK (nor our module that would); with
+    OTEL_EXPORTER_OTLP_ENDPOINT set, the same start-up turns tracing on."""
     script = (
         "import os, sys\n"
-        "from sondos_mcp.cli import load_settings, parse_args\n"
-        "from sondos_mcp.server import build_server\n"
-        "from sondos_mcp.observability import setup_tracing\n"
-        "build_server(load_settings(parse_args([])))\n"
-        "on = setup_tracing()\n"
+        "from sondos_mcp.cli import main\n"
         "heavy = ('prometheus_client', 'opentelemetry.sdk', 'opentelemetry.exporter', 'opentelemetry.instrumentation',"
-        " 'sondos_mcp.metrics')\n"
+        " 'sondos_mcp.metrics', 'sondos_mcp.observability')\n"
         "def loaded(): return sorted(m for m in sys.modules if m.startswith(heavy))\n"
-        "print(on, loaded())\n"
+        "assert main([]) == 0\n"
+        "print(loaded())\n"
         "os.environ['OTEL_EXPORTER_OTLP_ENDPOINT'] = 'http://127.0.0.1:9'\n"
-        "print(setup_tracing(), 'opentelemetry.sdk.trace' in loaded())\n"
+        "assert main([]) == 0\n"
+        "print('opentelemetry.sdk.trace' in loaded(), 'sondos_mcp.observability' in loaded())\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SONDOS_", "OTEL_", "PROMETHEUS_"))}
-    child = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    child = subprocess.run(
+        [sys.executable, "-c", script], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, env=env
+    )
     assert child.returncode == 0, child.stderr
-    assert child.stdout.splitlines() == ["False []", "True True"]
+    assert child.stdout.splitlines() == ["[]", "True True"]
