@@ -106,9 +106,13 @@ def serve_stdio(settings: Settings) -> int:
 
     server = build_server(settings)
     if telemetry.tracing_requested():  # OTEL_EXPORTER_OTLP_ENDPOINT; otherwise nothing more is imported
-        from sondos_mcp.observability import trace_server
+        from sondos_mcp.observability import ObservabilityUnavailable, trace_server
 
-        trace_server(server)
+        try:
+            trace_server(server)
+        except ObservabilityUnavailable as exc:
+            print(f"sondos-mcp: {exc}", file=sys.stderr)
+            return 2
     settle_heap()
 
     async def run() -> None:

@@ -28,11 +28,10 @@ from pydantic import BaseModel, ValidationError
 
 from sondos_mcp import telemetry
 from sondos_mcp.errors import JournalError
+from sondos_mcp.observability import MULTIPROCESS_DIR
 from sondos_mcp.tools import TOOLS_BY_NAME
 
 T = TypeVar("T")
-
-MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 _WORD = re.compile(r"[a-z][a-z0-9_]{0,47}")
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})

@@ -142,9 +142,7 @@ MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 def check_available(settings: Settings) -> None:
     """Refuse at start-up, with the fix, metrics or traces asked for without their packages."""
-    from importlib.util import find_spec
-
-    if settings.metrics and find_spec("prometheus_client") is None:
+    if settings.metrics and not _installed("prometheus_client"):
         raise ObservabilityUnavailable(f"SONDOS_METRICS needs prometheus-client; {EXTRA_HINT}")
     if telemetry.tracing_requested():
         for name in (
@@ -152,14 +150,20 @@ def check_available(settings: Settings) -> None:
             "opentelemetry.exporter.otlp.proto.http",
             "opentelemetry.instrumentation.httpx",
         ):
-            try:
-                found = find_spec(name) is not None
-            except ModuleNotFoundError:
-                found = False
-            if not found:
+            if not _installed(name):
                 raise ObservabilityUnavailable(
                     f"OTEL_EXPORTER_OTLP_ENDPOINT is set but {name} is not installed; {EXTRA_HINT}"
                 )
+
+
+def _installed(name: str) -> bool:
+    """Whether `name` could be imported, without importing it (its parent packages excepted)."""
+    from importlib.util import find_spec
+
+    try:
+        return find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 @contextmanager
