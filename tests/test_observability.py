@@ -373,7 +373,9 @@ def test_json_log_lines_carry_request_and_trace_ids_with_secrets_scrubbed():
 def test_spans_nest_upstream_requests_under_their_tool_call(tmp_path: Path):
     """With a tracer provider (the SDK's in-memory exporter), the MCP SDK's middleware records each
     tool call and the httpx instrumentation each upstream request as its child, named by the endpoint
-    template; log lines of the call carry its trace id; no span holds a key, a name or prompt text."""
+    template, and the upstream receives that span as its `traceparent`; log lines of the call carry its
+    trace id; no span holds a key, a name or prompt text. A call continuing a caller's unsampled trace
+    records nothing and sends no trace context upstream (the instrumentation is skipped)."""
     child = subprocess.run(
         [sys.executable, str(HERE / "trace_child.py"), str(tmp_path / "journal.sqlite3")],
         capture_output=True,
@@ -382,7 +384,8 @@ def test_spans_nest_upstream_requests_under_their_tool_call(tmp_path: Path):
         env=os.environ | {"PYTHONSAFEPATH": "1"},
     )
     assert child.returncode == 0, child.stderr
-    spans = [json.loads(line) for line in child.stdout.splitlines()]
+    run = json.loads(child.stdout)
+    spans, upstream = run["spans"], run["upstream"]
     by_id = {s["span_id"]: s for s in spans}
     tool = next(s for s in spans if s["name"] == "tools/call update_assistant")
     assert tool["kind"] == "SERVER"
@@ -393,10 +396,17 @@ def test_spans_nest_upstream_requests_under_their_tool_call(tmp_path: Path):
     assert put["trace_id"] == tool["trace_id"]
     assert put["attributes"]["url.template"] == "/user/assistant/{id}"
     assert put["attributes"]["http.url"].endswith("/user/assistant/{id}")  # no id, and no query anywhere:
-    upstream = [s for s in spans if s["kind"] == "CLIENT"]
-    assert len(upstream) >= 3  # the list read before the change, the PUT, get_assistant's read
-    assert all(by_id[s["parent_id"]]["name"].startswith("tools/call ") for s in upstream)
-    assert all("?" not in s["attributes"]["http.url"] for s in upstream)
+    client_spans = [s for s in spans if s["kind"] == "CLIENT"]
+    assert len(client_spans) == 3  # the list read before the change, the PUT, get_assistant's read
+    assert all(by_id[s["parent_id"]]["name"].startswith("tools/call ") for s in client_spans)
+    assert all("?" not in s["attributes"]["http.url"] for s in client_spans)
+    # Each traced upstream request carried its own span as the parent the API would continue from.
+    sent = [u["traceparent"].rsplit("-", 1)[0] for u in upstream[:3]]  # the flags: sampled (and random id)
+    assert sent == [f"00-{s['trace_id']}-{s['span_id']}" for s in client_spans]
+    # The third call continued an unsampled trace: no span of it, no trace context sent upstream.
+    assert [u["path"] for u in upstream[3:]] == ["/user/assistants/get", "/user/assistant/14"]
+    assert [u["traceparent"] for u in upstream[3:]] == [None, None]
+    assert sum(s["name"] == "tools/call update_assistant" for s in spans) == 1
     text = child.stdout + child.stderr
     for secret in (DEMO_KEY, DEMO_KEY.split("|")[1], "PROMPT-CANARY", *NAMES):
         assert secret not in text
