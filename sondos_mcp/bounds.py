@@ -13,7 +13,7 @@ from typing import Any
 
 from mcp_types import CallToolResult, TextContent
 
-from sondos_mcp.feedback import Problem
+from sondos_mcp.feedback import Notice, Problem
 
 # C0 and C1 controls (newline and tab are layout, kept), and the bidi embeddings, overrides and
 # isolates that can make text read differently from what it holds. The plain direction marks
@@ -167,16 +167,17 @@ def cap_result(result: CallToolResult, max_bytes: int) -> CallToolResult:
         + ". Ask for less: a smaller per_page, the next page, or a filter."
     )
     notes = [note, *cutter.notes[:10]]
+    notices = [Notice(code="result_cut", message=n).model_dump(mode="json") for n in notes]
     if structured is not None:
         earlier = structured.get("warnings")
-        earlier = [w for w in earlier[:10] if isinstance(w, str)] if isinstance(earlier, list) else []
-        structured["warnings"] = [*earlier, *notes]
+        earlier = [w for w in earlier[:10] if isinstance(w, dict)] if isinstance(earlier, list) else []
+        structured["warnings"] = [*earlier, *notices]
     lines += notes
     text = "\n".join(lines)
     if structured is not None and _size(structured) + len(text.encode()) > max_bytes:
         # Escaped characters can outgrow the estimate: keep only the outcome itself, which is small.
         essentials = ("ok", "message", "applied", "id", "error")
-        structured = {k: structured[k] for k in essentials if k in structured} | {"warnings": notes[:1]}
+        structured = {k: structured[k] for k in essentials if k in structured} | {"warnings": notices[:1]}
         structured = cutter.shrink(structured, max_bytes // 2, "result")
         text = text[: max_bytes // 8]
     return CallToolResult(content=[TextContent(text=text)], structured_content=structured, is_error=result.is_error)

@@ -24,8 +24,8 @@ from typing import Any, TypeAlias
 
 from pydantic import ValidationError
 
-from sondos_mcp.feedback import FeedbackBuilder, Fix, Problem, apply_fixes
-from sondos_mcp.model import NOTHING_TO_UPDATE, WEBHOOK_CONFLICT, UpdateAssistantArgs
+from sondos_mcp.feedback import FeedbackBuilder, Fix, Notice, Problem, apply_fixes
+from sondos_mcp.model import NOTHING_TO_UPDATE, TOOL_ONLY, WEBHOOK_CONFLICT, UpdateAssistantArgs
 from sondos_mcp.references import Lookups, check_references
 from sondos_mcp.vocabulary import NESTED_NAMES, NUMBER_KIND, field_for, judge_timezone, parse_number_text
 
@@ -49,7 +49,7 @@ class Proposal:
     # The proposal with every field under its documented name (what the later stages judge).
     resolved: dict[str, Any] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Notice] = field(default_factory=list)
     args: UpdateAssistantArgs | None = None
     renamed: bool = False  # some field was given under another name
     given_as: dict[str, str] = field(default_factory=dict)  # documented name -> the name the agent used
@@ -77,7 +77,7 @@ Stage: TypeAlias = Callable[[Proposal], Awaitable[None]]
 class Verdict:
     args: UpdateAssistantArgs | None
     problems: list[Problem] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Notice] = field(default_factory=list)
     suggested: dict[str, Any] | None = None
 
     @property
@@ -306,13 +306,13 @@ async def rules(p: Proposal) -> None:
                 WEBHOOK_CONFLICT + ": give the webhook's URL, or set is_webhook_active false to turn it off",
             )
         )
-    if not set(p.raw) - {"id", "dry_run"}:
+    if not set(p.raw) - set(TOOL_ONLY):
         p.problems.append(builder.problem("", "nothing_to_update", NOTHING_TO_UPDATE, received=dict(p.raw)))
     tz = r.get("timezone")
     if isinstance(tz, str) and p.problem_at("timezone") is None:
         verdict = judge_timezone(tz)
         if verdict.warning:
-            p.warnings.append(verdict.warning)
+            p.warnings.append(Notice(code="timezone", fields=["timezone"], message=verdict.warning))
         if not verdict.ok:
             code = "ambiguous_timezone" if verdict.readings.candidates else "unknown_timezone"
             p.problems.append(

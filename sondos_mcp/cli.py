@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import shutil
+import socket
 import sys
+import tempfile
+import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr, ValidationError
@@ -30,11 +36,34 @@ FLAGS = {
 }
 
 
+def settings_without_a_flag(width: int) -> str:
+    """Every setting only the environment sets, read from the settings model so --help cannot drift from it."""
+    lines = ["settings without a flag (environment variables):"]
+    for field, info in Settings.model_fields.items():
+        if field in FLAGS or field == "sandbox":
+            continue
+        default = info.default if info.default_factory is None else None
+        shown = "" if default in (None, []) else f" (default {default})"
+        lines += textwrap.wrap(
+            f"{env_name(field)}: {info.description or field}{shown}",
+            width=width,
+            initial_indent="  ",
+            subsequent_indent="      ",
+        )
+    return "\n".join(lines)
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    width = max(shutil.get_terminal_size().columns - 2, 40)
     parser = argparse.ArgumentParser(
         prog="sondos-mcp",
-        description="MCP server that checks and applies changes to Sondos AI voice assistants. "
-        "Every setting can come from its environment variable; a flag wins over it.",
+        description=textwrap.fill(
+            "MCP server that checks and applies changes to Sondos AI voice assistants. Every setting can come from "
+            "its environment variable; a flag wins over it. An empty variable counts as unset.",
+            width=width,
+        ),
+        epilog=settings_without_a_flag(width),
+        formatter_class=lambda prog: argparse.RawDescriptionHelpFormatter(prog, width=width),
     )
     parser.add_argument("--version", action="version", version=f"sondos-mcp {__version__}")
     for field, flag in FLAGS.items():
@@ -43,11 +72,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--transport", choices=["stdio", "http"], default="stdio", help="stdio for desktop clients (default: stdio)"
     )
-    parser.add_argument(
-        "--sandbox",
-        action="store_true",
-        help="serve against the built-in stand-in of the Sondos API with demo data; no account needed",
-    )
+    parser.add_argument("--sandbox", action="store_true", default=None, help=describe("sandbox"))
     return parser.parse_args(argv)
 
 
@@ -55,6 +80,7 @@ def load_settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {field: getattr(args, field) for field in FLAGS}
     if overrides["api_key"] is not None:
         overrides["api_key"] = SecretStr(overrides["api_key"])
+    overrides["sandbox"] = getattr(args, "sandbox", None)
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
@@ -77,18 +103,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"sondos-mcp: SONDOS_POLICY: {exc}", file=sys.stderr)
             return 2
 
-    sandbox = None
-    if args.sandbox:
+    # A journal that cannot work stops start-up, naming its variable (SONDOS_JOURNAL=off is never checked).
+    from sondos_mcp.journal import check_setting
+
+    problem = check_setting(settings)
+    if problem is not None:
+        print(f"sondos-mcp: {problem}", file=sys.stderr)
+        return 2
+
+    sandbox, scratch = None, None
+    if settings.sandbox:
         from sondos_mcp.sandbox import DEMO_KEY, SandboxServer
 
         sandbox = SandboxServer().start()
-        settings = settings.model_copy(update={"base_url": sandbox.base_url, "api_key": SecretStr(DEMO_KEY)})
+        update: dict[str, Any] = {"base_url": sandbox.base_url, "api_key": SecretStr(DEMO_KEY)}
+        if settings.journal == "default" and settings.journal_url is None:
+            # The sandbox's data is new on every start; so is its journal, never the user's real one.
+            scratch = tempfile.TemporaryDirectory(prefix="sondos-sandbox-")
+            update["journal"] = str(Path(scratch.name) / "journal.sqlite3")
+        settings = settings.model_copy(update=update)
     configure_logging(settings)
-    if settings.api_key is None and not (args.transport == "http" and settings.auth_mode == "per_user"):
-        log.warning(
-            "SONDOS_API_KEY is not set: proposals are still checked, but nothing can be applied. Set it in the "
-            "MCP client's server configuration (env), or start with --sandbox to try the demo account."
-        )
     try:
         return serve_http(settings) if args.transport == "http" else serve_stdio(settings)
     except KeyboardInterrupt:
@@ -96,6 +130,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if sandbox is not None:
             sandbox.stop()
+        if scratch is not None:
+            scratch.cleanup()
+
+
+def warn_without_key(settings: Settings, transport: str) -> None:
+    if settings.api_key is None and not (transport == "http" and settings.auth_mode in ("per_user", "oauth")):
+        log.warning(
+            "SONDOS_API_KEY is not set: proposals are still checked, but nothing can be applied. Set it in the "
+            "MCP client's server configuration (env), or start with --sandbox to try the demo account."
+        )
 
 
 def serve_stdio(settings: Settings) -> int:
@@ -104,6 +148,7 @@ def serve_stdio(settings: Settings) -> int:
 
     from sondos_mcp.server import build_server, settle_heap
 
+    warn_without_key(settings, "stdio")
     server = build_server(settings)
     if telemetry.tracing_requested():  # OTEL_EXPORTER_OTLP_ENDPOINT; otherwise nothing more is imported
         from sondos_mcp.observability import ObservabilityUnavailable, trace_server
@@ -123,6 +168,31 @@ def serve_stdio(settings: Settings) -> int:
     return 0
 
 
+def listen(settings: Settings) -> socket.socket:
+    """The HTTP socket, bound as uvicorn binds it, before anything says it is serving."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((settings.host.strip("[]"), settings.port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def listen_failure(settings: Settings, exc: OSError) -> str:
+    where = f"[{settings.host}]" if ":" in settings.host else settings.host
+    reason = (exc.strerror or str(exc)).lower()
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {where}:{settings.port}: the port is in use by another program; stop it or choose "
+            "another port (--port or SONDOS_PORT)"
+        )
+    return f"cannot listen on {where}:{settings.port}: {reason} (check --host/SONDOS_HOST and --port/SONDOS_PORT)"
+
+
 def serve_http(settings: Settings) -> int:
     import os
 
@@ -137,8 +207,17 @@ def serve_http(settings: Settings) -> int:
     except (UnsafeConfiguration, ObservabilityUnavailable) as exc:
         print(f"sondos-mcp: {exc}", file=sys.stderr)
         return 2
+    try:
+        sock = listen(settings)
+    except OSError as exc:
+        print(f"sondos-mcp: {listen_failure(settings, exc)}", file=sys.stderr)
+        return 2
+    where = f"[{settings.host}]" if ":" in settings.host else settings.host
+    # Only a server that will serve says what is missing for its callers; a refusal above is the one line.
+    warn_without_key(settings, "http")
+    port = sock.getsockname()[1]
     print(
-        f"sondos-mcp: MCP over streamable HTTP at http://{settings.host}:{settings.port}/mcp "
+        f"sondos-mcp: MCP over streamable HTTP at http://{where}:{port}/mcp "
         f"(auth: {settings.auth_mode}, workers: {settings.workers})",
         file=sys.stderr,
     )
@@ -146,22 +225,20 @@ def serve_http(settings: Settings) -> int:
 
     raise_open_files_limit(settings.http_max_connections + 256)
     options = uvicorn_options(settings)
-    if settings.workers == 1:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **options)
-        return 0
-    # Worker processes rebuild the app from the environment: hand them what flags decided.
-    for name, value in settings.model_dump(include=set(FLAGS) - {"api_key"}).items():
-        os.environ[env_name(name)] = str(value)
-    if settings.api_key is not None:
-        os.environ["SONDOS_API_KEY"] = settings.api_key.get_secret_value()
-    # Each worker counts into files of one directory, and a scrape of any worker reads them all.
-    with multiprocess_metrics(settings):
-        uvicorn.run(
-            "sondos_mcp.http:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            **options,
-        )
+    with sock:
+        # uvicorn serves the socket bound above (its `fd`), so the port cannot be lost between the check and
+        # the start, and worker processes inherit it.
+        if settings.workers == 1:
+            uvicorn.run(create_app(settings), fd=sock.fileno(), **options)
+            return 0
+        # Worker processes rebuild the app from the environment: hand them what flags decided.
+        for name, value in settings.model_dump(include=(set(FLAGS) - {"api_key"}) | {"journal"}).items():
+            os.environ[env_name(name)] = str(value)
+        if settings.api_key is not None:
+            os.environ["SONDOS_API_KEY"] = settings.api_key.get_secret_value()
+        # Each worker counts into files of one directory, and a scrape of any worker reads them all.
+        with multiprocess_metrics(settings):
+            uvicorn.run(
+                "sondos_mcp.http:create_app", factory=True, fd=sock.fileno(), workers=settings.workers, **options
+            )
     return 0

@@ -58,6 +58,19 @@ class CallRecord:
 CALL_RECORD: ContextVar[CallRecord | None] = ContextVar("sondos_call_record", default=None)
 
 
+MAX_KEY_LENGTH = 512
+"""Longer than any key the Sondos API issues (`<id>|<40 characters>`), short enough to cost nothing."""
+
+
+def valid_key(value: str) -> bool:
+    """A per-user key header: printable ASCII without spaces, of a sane length.
+
+    Anything else could not be a key, and forwarding it would fail deep in the HTTP client
+    (non-ASCII cannot go into a header) instead of here, with a clear refusal.
+    """
+    return 0 < len(value) <= MAX_KEY_LENGTH and all("!" <= ch <= "~" for ch in value)
+
+
 def fingerprint(key: str) -> str:
     """An account's name in caches and the journal: tells keys apart, cannot give the key back."""
     return hashlib.sha256(key.encode()).hexdigest()[:16]

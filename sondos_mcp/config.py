@@ -6,6 +6,7 @@ refusal into one line per setting that names the environment variable (and flag)
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import ipaddress
 import os
@@ -20,7 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_BASE_URL = "https://app.sondos-ai.com/api"
 ENV_PREFIX = "SONDOS_"
 # Never echoed back in an error message, whatever is wrong with them.
-SECRET_FIELDS = frozenset({"api_key", "http_tokens"})
+SECRET_FIELDS = frozenset({"api_key", "http_tokens", "journal_url", "vault_key", "oauth_client_secret"})
 
 
 _TOKEN_NAME = re.compile(r"^([A-Za-z][A-Za-z0-9_.@-]{0,63}):(.+)$")
@@ -38,7 +39,11 @@ def _named(entry: str) -> tuple[str, str]:
 class Settings(BaseSettings):
     """Everything the server needs to know; `SONDOS_*` environment variables fill it."""
 
-    model_config = SettingsConfigDict(env_prefix="SONDOS_", extra="ignore", frozen=True)
+    # An empty variable (`SONDOS_API_KEY=`, or a client's blank field) means unset, as people expect;
+    # hide_input_in_errors: a refusal printed whole (a worker's traceback) never shows a secret's value.
+    model_config = SettingsConfigDict(
+        env_prefix="SONDOS_", extra="ignore", frozen=True, env_ignore_empty=True, hide_input_in_errors=True
+    )
 
     api_key: SecretStr | None = Field(None, description="Sondos API key (Bearer token)")
     base_url: str = Field(DEFAULT_BASE_URL, description="Base URL of the Sondos REST API")
@@ -51,12 +56,13 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         "text", description="stderr log lines: text, or one JSON object per line (with request and trace ids)"
     )
+    sandbox: bool = Field(False, description="Serve against the built-in sandbox API with demo data; no key needed")
 
     # Streamable HTTP (`--transport http`). Comma-separated lists in the environment.
     host: str = Field("127.0.0.1", description="Address to bind; loopback unless told otherwise")
     port: int = Field(8000, ge=0, le=65535, description="HTTP port")
     workers: int = Field(1, ge=1, le=64, description="Worker processes (stateless, so any worker serves any call)")
-    http_auth: Literal["auto", "none", "shared", "per_user"] = Field(
+    http_auth: Literal["auto", "none", "shared", "per_user", "oauth"] = Field(
         "auto", description="auto: shared if tokens are configured, else none (loopback only)"
     )
     http_tokens: Annotated[list[SecretStr], NoDecode] = Field(
@@ -64,9 +70,22 @@ class Settings(BaseSettings):
     )
     http_tokens_file: Path | None = Field(None, description="File with one bearer token per line")
     http_key_header: str = Field("X-Sondos-Api-Key", description="Header carrying each caller's key (per_user)")
-    http_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    http_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    http_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Host names clients use, checked against each request's Host; '*': any"
+    )
+    http_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Browser origins allowed besides loopback"
+    )
     http_max_body: int = Field(256 * 1024, ge=1024, description="Largest request body accepted, in bytes")
+
+    # OAuth 2.1 sign-in (`SONDOS_HTTP_AUTH=oauth`, the `oauth` extra; see docs/deployment.md).
+    oauth_issuer: str | None = Field(None, description="The authorization server's issuer URL")
+    public_url: str | None = Field(None, description="This server's public base URL; the resource is it + /mcp")
+    oauth_introspection_url: str | None = Field(None, description="RFC 7662 endpoint for opaque access tokens")
+    oauth_client_id: str | None = Field(None, description="Client id this server introspects with")
+    oauth_client_secret: SecretStr | None = Field(None, description="Client secret this server introspects with")
+    oauth_groups_claim: str = Field("groups", min_length=1, description="Token claim listing the person's groups")
+    vault_key: SecretStr | None = Field(None, description="32 random bytes, URL-safe base64: seals enrolled keys")
 
     # Change journal, policy, confirmation (see docs/journal.md).
     journal: str = Field("default", description="SQLite journal file; 'default': the user's data dir; 'off'")
@@ -103,6 +122,12 @@ class Settings(BaseSettings):
     def _level_any_case(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: object) -> object:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return None if isinstance(text, str) and not text.strip() else value
+
     @field_validator("base_url")
     @classmethod
     def _absolute_http_url(cls, value: str) -> str:
@@ -110,6 +135,56 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"must be an absolute http(s) URL such as {DEFAULT_BASE_URL}")
         return value.strip()
+
+    @field_validator("journal_url", mode="before")
+    @classmethod
+    def _postgres_url(cls, value: object) -> object:
+        """Only a PostgreSQL URL with a host; empty means unset. The message never repeats the URL."""
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if not isinstance(text, str):
+            return value
+        if not text.strip():
+            return None
+        from sondos_mcp.journal_url import url_problem
+
+        problem = url_problem(text.strip())
+        if problem is not None:
+            raise ValueError(problem)
+        return SecretStr(text.strip())
+
+    @field_validator("oauth_issuer", "public_url", "oauth_introspection_url")
+    @classmethod
+    def _https_unless_loopback(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute https:// URL")
+        if parts.scheme == "http" and not _loopback(parts.hostname):
+            raise ValueError("must be https:// (http:// only on loopback: 127.0.0.1, ::1, localhost)")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _origin_only(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.path.strip("/") or parts.query or parts.fragment:
+            # The metadata's well-known paths and /enrol/ are served at the root of this server.
+            raise ValueError("must be the server's origin alone, such as https://mcp.example.com (no path)")
+        return value.rstrip("/")
+
+    @field_validator("vault_key")
+    @classmethod
+    def _vault_key_form(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and vault_key_bytes(value.get_secret_value()) is None:
+            raise ValueError(
+                "must be 32 random bytes in URL-safe base64 (44 characters, the last one '='), such as "
+                """python3 -c 'import base64,os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())' prints"""
+            )
+        return value
 
     @model_validator(mode="after")
     def _tokens_file_readable(self) -> Settings:
@@ -156,7 +231,12 @@ class Settings(BaseSettings):
         return [_named(entry) for entry in entries]
 
     @property
-    def auth_mode(self) -> Literal["none", "shared", "per_user"]:
+    def resource_url(self) -> str:
+        """The protected resource's identifier (RFC 8707/9728): the public URL and /mcp."""
+        return f"{self.public_url}/mcp"
+
+    @property
+    def auth_mode(self) -> Literal["none", "shared", "per_user", "oauth"]:
         if self.http_auth != "auto":
             return self.http_auth
         return "shared" if (self.http_tokens or self.http_tokens_file) else "none"
@@ -169,6 +249,27 @@ class Settings(BaseSettings):
     @property
     def api_base(self) -> str:
         return self.base_url.rstrip("/")
+
+
+_VAULT_KEY = re.compile(r"^[A-Za-z0-9_-]{43}=$")
+
+
+def vault_key_bytes(text: str) -> bytes | None:
+    """The vault key's 32 bytes, or None unless `text` is exactly their canonical URL-safe base64."""
+    if not _VAULT_KEY.match(text):
+        return None
+    raw = base64.urlsafe_b64decode(text)
+    # Canonical only: a last character with stray low bits decodes to the same bytes but is another string.
+    return raw if len(raw) == 32 and base64.urlsafe_b64encode(raw).decode() == text else None
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def env_name(field: str) -> str:

@@ -4,13 +4,20 @@
 would, then plays the agent's side of "make the Riyadh sales assistant speak a bit slower and
 stop interrupting callers": find it by name, read it, a wrong proposal and the server's
 feedback, the corrected proposal previewed (nothing sent), then applied.
+
+The server gets the caller's environment (the SDK would pass only a handful of variables), with
+one exception: its journal is a temporary file, so the demo's sandbox changes never reach the
+user's real journal.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+import tempfile
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -66,14 +73,22 @@ async def conversation(client: Client) -> int:
     return 0 if not (preview.is_error or applied.is_error) else 1
 
 
+def server_environment(scratch: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "SONDOS_JOURNAL_URL"}
+    return env | {"SONDOS_JOURNAL": str(scratch / "journal.sqlite3")}
+
+
 async def main_async() -> int:
-    params = StdioServerParameters(command=sys.executable, args=["-m", "sondos_mcp", "--sandbox"])
-    async with Client(params) as client:
-        print(
-            f"Connected to {client.server_info.name if client.server_info else 'server'} over stdio "
-            f"(protocol {client.protocol_version}), sandbox API, demo account."
+    with tempfile.TemporaryDirectory(prefix="sondos-demo-") as scratch:
+        params = StdioServerParameters(
+            command=sys.executable, args=["-m", "sondos_mcp", "--sandbox"], env=server_environment(Path(scratch))
         )
-        return await conversation(client)
+        async with Client(params) as client:
+            print(
+                f"Connected to {client.server_info.name if client.server_info else 'server'} over stdio "
+                f"(protocol {client.protocol_version}), sandbox API, demo account, a temporary journal."
+            )
+            return await conversation(client)
 
 
 def main() -> int:

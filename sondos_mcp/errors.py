@@ -57,6 +57,20 @@ class JournalError(SondosError):
     journal_word = "failed"
 
 
+class JournalSettingError(JournalError):
+    """The journal's setting cannot work; `reason` says why without repeating a secret."""
+
+    def __init__(self, setting: str, reason: str) -> None:
+        super().__init__(f"{reason} ({setting})")
+        self.setting = setting
+        self.reason = reason
+
+    @property
+    def line(self) -> str:
+        """The start-up line: the variable, then why."""
+        return f"{self.setting}: {self.reason}"
+
+
 class JournalUnavailable(JournalError):
     """The change could not be journaled (or the journal is gone), so it was not sent."""
 
@@ -77,6 +91,26 @@ class ConfirmationRequired(SondosError):
     """Policy wants the person to confirm, and this client cannot ask them."""
 
     kind = "confirmation_required"
+
+
+class InsufficientScope(SondosError):
+    """The caller's access token lacks the scope this tool needs (a change needs `sondos:write`)."""
+
+    kind = "insufficient_scope"
+
+    def __init__(self, message: str, *, scope: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.scope = scope
+
+
+class KeyRequired(SondosError):
+    """A signed-in person has no Sondos key on file; `url` is where they enrol one."""
+
+    kind = "key_required"
+
+    def __init__(self, message: str, *, url: str | None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.url = url
 
 
 class AssistantBusy(SondosError):

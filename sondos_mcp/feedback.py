@@ -47,6 +47,20 @@ class Problem(BaseModel):
     candidates: list[Fix] | None = None
 
 
+class Notice(BaseModel):
+    """Something the agent (and the person) should know that refuses nothing: a reference that could
+    not be checked, settings that may not fit together, a result cut to its cap."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    fields: list[str] = []
+    message: str
+
+    def line(self) -> str:
+        return f"Warning: {self.message}"
+
+
 def dotted(loc: Iterable[str | int]) -> str:
     return ".".join(str(part) for part in loc)
 

@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import SecretStr
@@ -25,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sondos_mcp import observability
+from sondos_mcp.client import MAX_KEY_LENGTH, valid_key
 from sondos_mcp.config import Settings
 from sondos_mcp.logs import configure_logging
 from sondos_mcp.server import build_server, settle_heap
@@ -54,6 +56,8 @@ def is_loopback(host: str) -> bool:
 def check_safety(settings: Settings) -> None:
     """Refuse configurations that would expose the Sondos key, with how to fix them."""
     mode = settings.auth_mode
+    if mode == "oauth":
+        return _check_oauth(settings)
     if mode == "none" and not is_loopback(settings.host):
         raise UnsafeConfiguration(
             f"refusing to serve on {settings.host} without authentication: anyone who can reach it could change "
@@ -73,17 +77,26 @@ def check_safety(settings: Settings) -> None:
         raise UnsafeConfiguration("shared-key mode needs SONDOS_API_KEY, the key the server acts with")
 
 
-MAX_KEY_LENGTH = 512
-"""Longer than any key the Sondos API issues (`<id>|<40 characters>`), short enough to cost nothing."""
-
-
-def valid_key(value: str) -> bool:
-    """A per-user key header: printable ASCII without spaces, of a sane length.
-
-    Anything else could not be a key, and forwarding it would fail deep in the HTTP client
-    (non-ASCII cannot go into a header) instead of here, with a clear 401.
-    """
-    return 0 < len(value) <= MAX_KEY_LENGTH and all("!" <= ch <= "~" for ch in value)
+def _check_oauth(settings: Settings) -> None:
+    needed = {"oauth_issuer": settings.oauth_issuer, "public_url": settings.public_url, "vault_key": settings.vault_key}
+    missing = [f"SONDOS_{name.upper()}" for name, value in needed.items() if value is None]
+    if missing:
+        raise UnsafeConfiguration(
+            f"SONDOS_HTTP_AUTH=oauth needs {', '.join(missing)}: the issuer whose tokens are accepted, this "
+            "server's public https URL, and the key that seals enrolled Sondos keys (docs/deployment.md)"
+        )
+    if settings.journal_url is None and settings.journal.strip().lower() == "off":
+        raise UnsafeConfiguration(
+            "SONDOS_HTTP_AUTH=oauth keeps enrolled keys beside the journal: set SONDOS_JOURNAL (a file) "
+            "or SONDOS_JOURNAL_URL (PostgreSQL), not off"
+        )
+    try:
+        import cryptography  # noqa: F401
+        import jwt  # noqa: F401
+    except ImportError:
+        raise UnsafeConfiguration(
+            "SONDOS_HTTP_AUTH=oauth needs the oauth extra: pip install 'sondos-mcp[oauth]'"
+        ) from None
 
 
 def _unauthorized(message: str) -> Response:
@@ -119,7 +132,7 @@ class AuthMiddleware:
         if scope["method"] == "GET" and scope["path"].startswith("/mcp"):
             # Stateless mode has no stream to resume or listen on: the spec's answer is 405.
             return await _method_not_allowed(scope, receive, send)
-        if self.mode == "none":
+        if self.mode in ("none", "oauth"):  # oauth: the OAuth gate inside has answered already
             return await self.app(scope, receive, send)
         request = Request(scope)
         if self.mode == "shared":
@@ -147,6 +160,10 @@ _method_not_allowed = JSONResponse(
 )
 
 
+async def healthz(_: Request) -> Response:
+    return Response(json.dumps({"status": "ok"}), media_type="application/json")
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """The ASGI app; with no settings, they are read from the environment (for `uvicorn --factory`).
 
@@ -167,20 +184,27 @@ def create_app(settings: Settings | None = None) -> Starlette:
         value = request.headers.get(header, "").strip() if request is not None else ""
         return SecretStr(value) if value else None
 
-    server = build_server(settings, request_key=caller_key if mode == "per_user" else None)
+    people, routes = None, [Route("/healthz", healthz, methods=["GET"])]
+    if mode == "oauth":
+        from sondos_mcp import http_oauth
+        from sondos_mcp.enrol import Enrolment
+
+        checker = http_oauth.checker_for(settings)
+        people = Enrolment(settings, checker)
+        routes += http_oauth.metadata_routes(settings) + people.routes()
+    server = build_server(settings, request_key=caller_key if mode == "per_user" else None, people=people)
     observability.trace_server(server)
     metrics_app, metrics_routes = observability.install_metrics(server, settings)
+    routes += metrics_routes
     any_host = "*" in settings.http_allowed_hosts
-    hosts = LOOPBACK_HOSTS + [h for host in settings.http_allowed_hosts if host != "*" for h in (host, f"{host}:*")]
+    allowed = settings.http_allowed_hosts + ([urlsplit(settings.public_url).netloc] if settings.public_url else [])
+    hosts = LOOPBACK_HOSTS + [h for host in allowed if host != "*" for h in (host, f"{host}:*")]
     security = TransportSecuritySettings(
         # '*' is an explicit choice to leave Host checking to a proxy in front; the SDK then checks neither.
         enable_dns_rebinding_protection=not any_host,
         allowed_hosts=hosts,
         allowed_origins=LOOPBACK_ORIGINS + settings.http_allowed_origins,
     )
-
-    async def healthz(_: Request) -> Response:
-        return Response(json.dumps({"status": "ok"}), media_type="application/json")
 
     app = server.streamable_http_app(
         streamable_http_path="/mcp",
@@ -189,8 +213,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         max_request_body_size=settings.http_max_body,
         transport_security=security,
         host=settings.host,
-        custom_starlette_routes=[Route("/healthz", healthz, methods=["GET"]), *metrics_routes],
+        custom_starlette_routes=routes,
     )
+    if people is not None:
+        http_oauth.protect(app, settings, checker)
     app.add_middleware(AuthMiddleware, mode=mode, tokens=settings.bearer_tokens(), key_header=header)
     app.add_middleware(observability.RequestObservability, metrics_app=metrics_app, allow=settings.metrics_networks())
     log.info("HTTP transport ready: auth=%s, allowed hosts=%s", mode, hosts)

@@ -27,7 +27,12 @@ class RedactSecrets(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self.secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self.secrets: list[str] = []
+        self.add(secrets)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        """More secrets to scrub (longest first, so that no part of one is left showing)."""
+        self.secrets = sorted({*self.secrets, *(s for s in secrets if len(s) >= 4)}, key=len, reverse=True)
 
     def scrub(self, text: str) -> str:
         for secret in self.secrets:
@@ -77,9 +82,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+def redact_loggers(names: Iterable[str], secrets: Iterable[str]) -> None:
+    """Scrub these secrets from whatever these loggers log, before any handler (or test capture) sees it.
+
+    A logger's filters apply only to records logged on it, not on its children: name each one."""
+    secrets = list(secrets)
+    for name in names:
+        logger = logging.getLogger(name)
+        ours = next((f for f in logger.filters if isinstance(f, RedactSecrets)), None)
+        if ours is None:
+            logger.addFilter(RedactSecrets(secrets))
+        else:
+            ours.add(secrets)
+
+
 def configure_logging(settings: Settings) -> None:
     """Logging for a process that serves requests: the CLI's, and each HTTP worker's (same level, same redaction)."""
-    secrets = [settings.api_key.get_secret_value()] if settings.api_key else []
+    held = (settings.api_key, settings.vault_key, settings.oauth_client_secret)
+    secrets = [secret.get_secret_value() for secret in held if secret is not None]
+    if settings.journal_url is not None:
+        from sondos_mcp.journal_url import DRIVER_LOGGERS, url_secrets
+
+        journal = url_secrets(settings.journal_url.get_secret_value())
+        secrets += journal
+        redact_loggers(DRIVER_LOGGERS, journal)  # for any handler besides ours, too
     install_handler(settings.log_level, secrets + settings.bearer_tokens(), settings.log_format)
 
 

@@ -139,6 +139,8 @@ class AssistantUpdate(_Strict):
 WEBHOOK_CONFLICT = "is_webhook_active true needs a webhook_url, not null"
 
 UPDATE_FIELDS: tuple[str, ...] = tuple(AssistantUpdate.model_fields)
+# The tool's own arguments: the assistant (a path parameter) and flags; never part of a request body.
+TOOL_ONLY: tuple[str, ...] = ("id", "dry_run", "force")
 
 
 class UpdateAssistantArgs(AssistantUpdate):
@@ -151,17 +153,18 @@ class UpdateAssistantArgs(AssistantUpdate):
 
     id: Integer = Field(description="Assistant id", ge=1, le=MAX_ID)
     dry_run: bool = Field(False, description="Only preview the diff")
+    force: bool = Field(False)  # send even when every field already holds its value
 
     @model_validator(mode="after")
     def _something_to_do(self) -> UpdateAssistantArgs:
-        # Mirrors `minProperties: 2`; that {id, dry_run} alone changes nothing is checked in `checking`.
+        # Mirrors `minProperties: 2`; that the tool's own flags alone change nothing is checked in `checking`.
         if not (self.model_fields_set - {"id"}):
             raise ValueError(NOTHING_TO_UPDATE)
         return self
 
     def body(self, order: list[str] | None = None) -> dict[str, Any]:
         """The request body: exactly the fields given (explicit nulls kept), in the caller's order."""
-        dumped = self.model_dump(mode="json", exclude_unset=True, exclude={"id", "dry_run"})
+        dumped = self.model_dump(mode="json", exclude_unset=True, exclude=set(TOOL_ONLY))
         keys = [k for k in (order or []) if k in dumped] + [k for k in dumped if k not in (order or [])]
         return {k: dumped[k] for k in keys}
 

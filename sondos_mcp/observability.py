@@ -208,23 +208,53 @@ def install_metrics(server: Server[Any], settings: Settings) -> tuple[ASGIApp | 
     telemetry.install(metrics.PrometheusHooks(m))
     server.middleware.append(metrics.CallMetrics(m))
     exposition = m.asgi_app()
-    per_user = settings.auth_mode == "per_user"
+    mode = settings.auth_mode
+    signed_in = _signed_in(settings) if mode == "oauth" else None
 
     async def authenticated(scope: Scope, receive: Any, send: Any) -> None:
-        # Reached past the normal authentication. In per-user mode that only says a key was sent,
-        # which anyone can do: metrics are for the addresses in SONDOS_METRICS_ALLOW alone there.
-        if per_user:
-            refusal: Response = JSONResponse(
+        # Reached past the normal authentication (shared tokens are checked by then). In per-user
+        # mode that only says a key was sent, which anyone can do: metrics are for the addresses in
+        # SONDOS_METRICS_ALLOW alone there. Signed in (oauth), a token with the read scope is needed.
+        refusal: Response | None = None
+        if mode == "per_user":
+            refusal = JSONResponse(
                 {
                     "error": "forbidden",
                     "message": "in per-user key mode /metrics is served only to SONDOS_METRICS_ALLOW's addresses",
                 },
                 status_code=403,
             )
+        elif signed_in is not None:
+            refusal = signed_in(scope)
+        if refusal is not None:
             return await refusal(scope, receive, send)
         await exposition(scope, receive, send)
 
     return exposition, [Route("/metrics", _AsAsgi(authenticated), methods=["GET", "HEAD"])]
+
+
+def _signed_in(settings: Settings) -> Callable[[Scope], Any]:
+    """In oauth mode: None for a request whose access token the SDK's middleware accepted with the
+    read scope, else the same 401 (or 403) the /mcp gate gives."""
+    from starlette.responses import JSONResponse
+
+    from sondos_mcp.http_oauth import metadata_url
+    from sondos_mcp.oauth import READ_SCOPE
+
+    challenge = f'Bearer resource_metadata="{metadata_url(settings)}"'
+
+    def check(scope: Scope) -> Any:
+        user = scope.get("user")
+        if not getattr(user, "is_authenticated", False):
+            body = {"error": "unauthorized", "error_description": "sign in: an access token is required"}
+            return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": challenge})
+        if READ_SCOPE not in getattr(user, "scopes", ()):
+            body = {"error": "insufficient_scope", "error_description": f"this server needs {READ_SCOPE}"}
+            scope_challenge = f'Bearer error="insufficient_scope", scope="{READ_SCOPE}"'
+            return JSONResponse(body, status_code=403, headers={"WWW-Authenticate": scope_challenge})
+        return None
+
+    return check
 
 
 # --- traces -------------------------------------------------------------------------------------

@@ -4,6 +4,10 @@ A policy can make the server read-only (write tools are not even listed), limit 
 assistants may be changed (ids or name patterns), which fields (allowed or denied), narrow the
 bounds of numeric fields, and say which changes the person must confirm. Over HTTP with named
 tokens, `[tokens.<name>]` tables give a token its own policy (unset keys inherit the top level).
+With OAuth sign-in, `[groups.<name>]` tables give the members of a group (the token's group
+claim) their policy, and `[scopes.<name>]` tables the holders of a scope: the first group table
+in the file that names one of the person's groups wins, else the first scope table naming one of
+the token's scopes, else the top level.
 
 The advertised `update_assistant` schema is narrowed by the policy (denied fields absent,
 tighter bounds written as bounds), and `problems()` enforces the same limits as `Problem`s
@@ -126,6 +130,8 @@ def _possible(name: str, bound: Bound) -> None:
 
 class PolicyFile(PolicyRules):
     tokens: dict[str, PolicyRules] = Field(default_factory=dict)
+    groups: dict[str, PolicyRules] = Field(default_factory=dict)
+    scopes: dict[str, PolicyRules] = Field(default_factory=dict)
 
 
 @functools.cache
@@ -269,19 +275,30 @@ OPEN = Policy(PolicyRules(), name="open")
 
 @dataclass(frozen=True)
 class Policies:
-    """The file's default policy and the per-token ones."""
+    """The file's default policy and the per-token, per-group and per-scope ones (in file order)."""
 
     default: Policy = OPEN
     by_token: Mapping[str, Policy] | None = None
+    by_group: Mapping[str, Policy] | None = None
+    by_scope: Mapping[str, Policy] | None = None
 
     def for_actor(self, actor: str) -> Policy:
         if self.by_token and actor.startswith("token:"):
             return self.by_token.get(actor[6:], self.default)
         return self.default
 
+    def for_person(self, groups: Sequence[str], scopes: Sequence[str] | frozenset[str]) -> Policy:
+        """A signed-in person's policy: by group first, then by scope, each in the file's order."""
+        for table, held in ((self.by_group, set(groups)), (self.by_scope, set(scopes))):
+            for name, policy in (table or {}).items():
+                if name in held:
+                    return policy
+        return self.default
+
     @property
     def all(self) -> list[Policy]:
-        return [self.default, *(self.by_token or {}).values()]
+        tables = (self.by_token, self.by_group, self.by_scope)
+        return [self.default, *(p for table in tables for p in (table or {}).values())]
 
 
 def load_policies(path: Path) -> Policies:
@@ -315,13 +332,21 @@ def load_policies(path: Path) -> Policies:
         raise PolicyError(
             f"{path}, line {_line_of(text, loc + ((named[1],) if named else ()))}: {where}: {message}"
         ) from exc
-    base = parsed.model_dump(exclude={"tokens"}, exclude_unset=True)
+    base = parsed.model_dump(exclude={"tokens", "groups", "scopes"}, exclude_unset=True)
     default = Policy(PolicyRules.model_validate(base), name="default")
-    by_token = {
-        name: Policy(PolicyRules.model_validate(base | rules.model_dump(exclude_unset=True)), name=f"token:{name}")
-        for name, rules in parsed.tokens.items()
-    }
-    return Policies(default, by_token)
+
+    def table(kind: str, entries: dict[str, PolicyRules]) -> dict[str, Policy]:
+        return {
+            name: Policy(PolicyRules.model_validate(base | rules.model_dump(exclude_unset=True)), name=f"{kind}:{name}")
+            for name, rules in entries.items()
+        }
+
+    return Policies(
+        default,
+        table("token", parsed.tokens),
+        table("group", parsed.groups) or None,
+        table("scope", parsed.scopes) or None,
+    )
 
 
 _KEY = re.compile(r"^(?!(?:int|float|str|bool|ConfirmRule)$)[A-Za-z_][\w-]*$")

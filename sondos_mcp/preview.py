@@ -7,6 +7,7 @@ that cannot be read plainly is reported as unknown, never guessed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -54,16 +55,15 @@ class Change(BaseModel):
     before_known: bool
     after: JsonValue
     changed: bool | None = None
+    # Where the before-value is known from: the API's list, or what this journal last set (when).
+    source: str | None = None
+    set_at: str | None = None
 
 
-def diff(stored: Mapping[str, Any], body: Mapping[str, Any]) -> list[Change]:
-    """Per field of the update: its current value (when readable), the proposed one, and whether it changes."""
-    settings, _ = stored_to_update(stored)
-    changes = []
-    for field, after in body.items():
-        if field in settings:
-            before = settings[field]
-            changes.append(Change(field=field, before=before, before_known=True, after=after, changed=before != after))
-        else:
-            changes.append(Change(field=field, before_known=False, after=after))
-    return changes
+def describe_known(value: Any, source: str, at: str | None) -> str:
+    """A value with where it is known from, for the agent and the person."""
+    text = json.dumps(value, ensure_ascii=False)
+    if source == "journal":
+        when = f" at {at[:16]}Z" if at else ""
+        return f"{text} (last set here{when}; changes made elsewhere since are not visible)"
+    return text

@@ -15,7 +15,7 @@ from typing import Any
 from sondos_mcp.cache import TTLCache
 from sondos_mcp.client import SondosApi
 from sondos_mcp.errors import SondosError
-from sondos_mcp.feedback import FeedbackBuilder, Fix, Problem
+from sondos_mcp.feedback import FeedbackBuilder, Fix, Notice, Problem
 from sondos_mcp.vocabulary import language_code, split_list
 
 
@@ -98,7 +98,7 @@ async def check_references(
     resolved: Mapping[str, Any],
     problems: list[Problem],
     current_mode: Callable[[], Awaitable[str | None]],
-) -> tuple[list[Problem], list[str]]:
+) -> tuple[list[Problem], list[Notice]]:
     """Check the reference fields of a resolved proposal against the account's live data.
 
     A value the contract refused but that names something (a voice by name, a phone number by
@@ -106,7 +106,7 @@ async def check_references(
     that does not exist is a problem. Returns the problems, refined, and warnings for lookups that
     failed (the value is then sent unchecked).
     """
-    warnings: list[str] = []
+    warnings: list[Notice] = []
     by_field = {p.field: p for p in problems}
 
     def effective(name: str) -> Any:
@@ -120,7 +120,8 @@ async def check_references(
         try:
             return await fetch()
         except SondosError as exc:
-            warnings.append(f"{name} could not be checked against the account ({exc.kind}); sent unchecked")
+            message = f"{name} could not be checked against the account ({exc.kind}); sent unchecked"
+            warnings.append(Notice(code="unchecked_reference", fields=[name], message=message))
             return None
 
     outcomes: dict[str, _Outcome] = {}

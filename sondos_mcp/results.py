@@ -7,11 +7,21 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from mcp_types import CallToolResult, TextContent
+from mcp.shared.exceptions import MCPError
+from mcp_types import INTERNAL_ERROR, INVALID_PARAMS, CallToolResult, TextContent
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from sondos_mcp.errors import InvalidArguments, SondosError, UpstreamError, UpstreamValidationError
-from sondos_mcp.feedback import FeedbackBuilder, Problem, render_problems
+from sondos_mcp.bounds import escape_text
+from sondos_mcp.errors import (
+    InsufficientScope,
+    InvalidArguments,
+    KeyRequired,
+    SondosError,
+    UpstreamError,
+    UpstreamNotFound,
+    UpstreamValidationError,
+)
+from sondos_mcp.feedback import FeedbackBuilder, Notice, Problem, render_problems
 
 # Output fields default to None and are left out of the result when unset (never sent as null);
 # `schema.model_schema(shallow=True)` declares their plain type accordingly.
@@ -35,7 +45,7 @@ class Outcome(BaseModel):
     error: ErrorInfo | None = None
     problems: list[Problem] | None = None
     suggested_arguments: dict[str, JsonValue] | None = None
-    warnings: list[str] | None = None
+    warnings: list[Notice] | None = None
 
 
 def success(outcome: Outcome, text: str) -> CallToolResult:
@@ -90,12 +100,16 @@ def error_result(
         **({"applied": applied} if applied is not None else {}),
         "error": info.model_dump(mode="json", exclude_none=True),
     }
+    if isinstance(exc, KeyRequired) and exc.url is not None:
+        structured["enrol_url"] = exc.url
+    if isinstance(exc, InsufficientScope):
+        structured["required_scope"] = exc.scope
     summary = summarise(problems[max_problems:])
     shown = problems[:max_problems]
     if shown:
         structured["problems"] = [p.model_dump(mode="json", exclude_none=True) for p in shown]
     if summary:
-        structured["warnings"] = [summary]
+        structured["warnings"] = [Notice(code="more_problems", message=summary).model_dump(mode="json")]
     if suggested is not None:
         structured["suggested_arguments"] = suggested
     prefix = {False: "Not applied: ", "unknown": "Outcome unknown: "}.get(applied, "") if applied is not None else ""
@@ -108,6 +122,24 @@ def error_result(
     if exc.hint:
         lines.append(exc.hint)
     return CallToolResult(content=[TextContent(text="\n".join(lines))], structured_content=structured, is_error=True)
+
+
+def rpc_error(exc: SondosError, **data: Any) -> MCPError:
+    """A failure outside a tool call (resources/read, prompts/get, completion/complete) as a JSON-RPC
+    error: invalid params for what the request names wrongly or what does not exist (the code the
+    specification gives a resource not found), internal error for the rest (the API or the journal
+    unreachable, the key refused); `data` says which kind, and whether to retry."""
+    if isinstance(exc, InvalidArguments):
+        message = "; ".join(f"{p.field}: {p.message}" for p in exc.problems) or exc.message
+    else:
+        message = exc.message
+    info = ErrorInfo(kind=exc.kind, retryable=exc.retryable, hint=exc.hint).model_dump(mode="json", exclude_none=True)
+    if isinstance(exc, KeyRequired) and exc.url is not None:
+        info["enrol_url"] = exc.url
+    if isinstance(exc, InsufficientScope):
+        info["required_scope"] = exc.scope
+    code = INVALID_PARAMS if isinstance(exc, InvalidArguments | UpstreamNotFound) else INTERNAL_ERROR
+    return MCPError(code=code, message=escape_text(message), data={**info, **data})
 
 
 def applied_state(exc: SondosError, writes: bool) -> bool | Literal["unknown"] | None:

@@ -1,7 +1,8 @@
 """Trust: the journal (opened once, watched, pruned), the policies, who a caller is, and the leases
 that give one change at a time to an assistant.
 
-Nothing here knows MCP: the adapter hands in the caller's transport headers (None over stdio).
+Nothing here knows MCP: the adapter hands in the caller's transport headers (None over stdio) and,
+in HTTP oauth mode, the signed-in person.
 """
 
 from __future__ import annotations
@@ -28,18 +29,46 @@ from sondos_mcp.policy import Policies, Policy, load_policies
 
 if TYPE_CHECKING:
     from sondos_mcp.config import Settings
+    from sondos_mcp.vault import Vault
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Person:
+    """A signed-in person (HTTP oauth mode), as their verified access token names them."""
+
+    issuer: str
+    subject: str  # `sub`: who they are (unique per issuer)
+    display: str | None = None  # `email` or `preferred_username`, for people to read
+    scopes: frozenset[str] = frozenset()
+    groups: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        """How storage names the person: a digest of issuer and subject."""
+        return hashlib.sha256(f"{self.issuer}\x00{self.subject}".encode()).hexdigest()[:32]
+
+    @property
+    def actor(self) -> str:
+        return f"oauth:{self.subject[:200]}" + (f" ({self.display})" if self.display else "")
+
+
+@dataclass(frozen=True)
 class Caller:
     """Who is asking, and the account whose state they may see (a fingerprint of the API key the
-    call is made with): every read of the journal and of cached upstream state is scoped to it."""
+    call is made with; for a signed-in person, of that key and the person together): every read of
+    the journal and of cached state is scoped to it. `upstream` is the key's own fingerprint: the
+    leases are taken on it, so everyone changing one assistant with one key takes turns."""
 
     actor: str
     account: str
     policy: Policy
+    upstream: str = ""
+
+    @property
+    def lease_account(self) -> str:
+        return self.upstream or self.account
 
 
 @dataclass
@@ -68,6 +97,8 @@ class Trust:
     # How long a change waits for another change to the same assistant before giving up.
     lease_wait: float = 10.0
     retention_days: float | None = None
+    # The per-person key vault beside the journal (HTTP oauth mode), else None.
+    vault: Vault | None = None
     # Why the configured journal could not be opened: the server still reads, but sends no change.
     journal_error: str | None = None
     _opened: bool = field(default=False, repr=False)
@@ -81,7 +112,7 @@ class Trust:
         so that start-up, which desktop clients wait for on every launch, does not pay for it."""
         policies = load_policies(settings.policy) if settings.policy is not None else Policies()
         tokens = settings.named_tokens() if settings.auth_mode == "shared" else []
-        return cls(
+        trust = cls(
             open_journal(settings),
             policies,
             settings.auth_mode,
@@ -92,6 +123,14 @@ class Trust:
             lease_wait=settings.deadline,
             retention_days=settings.journal_retention_days,
         )
+        if settings.auth_mode == "oauth" and settings.vault_key is not None and settings.public_url is not None:
+            from sondos_mcp.config import vault_key_bytes
+            from sondos_mcp.vault import Vault
+
+            master = vault_key_bytes(settings.vault_key.get_secret_value())
+            assert master is not None  # the settings checked its form
+            trust.vault = Vault(master, api=settings.api_base, audience=settings.resource_url, store=trust.ready)
+        return trust
 
     async def ready(self) -> JournalStore | None:
         """The journal, opened (and migrated) on first use; None when it is off.
@@ -127,7 +166,11 @@ class Trust:
         if self.journal is not None:
             await self.journal.aclose()
 
-    def caller(self, headers: Mapping[str, str] | None, account: str) -> Caller:
+    def caller(self, headers: Mapping[str, str] | None, account: str, person: Person | None = None) -> Caller:
+        if person is not None:
+            # One person's journal is theirs alone, even beside someone who enrolled the same key.
+            mine = hashlib.sha256(f"{account}\x00{person.id}".encode()).hexdigest()[:16] if account else ""
+            return Caller(person.actor, mine, self.policies.for_person(person.groups, person.scopes), upstream=account)
         actor = self.actor(headers)
         policy = self.policies.for_actor(actor) if self.policies.by_token else self.policies.default
         return Caller(actor, account, policy)

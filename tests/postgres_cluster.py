@@ -13,10 +13,14 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+PASSWORD_ROLE = "sondos_pw"
+ROLE_PASSWORD = "right-pw-5e1d"
 
 
 def find_bin() -> Path | None:
@@ -59,6 +63,7 @@ class Cluster:
         self.data = self.dir / "data"
         self.port = _free_port()
         self._as: list[str] = []
+        self._password_role = False
         if os.geteuid() == 0:
             self._as = ["runuser", "-u", "nobody", "--"]
             os.chmod(self.dir, 0o755)
@@ -84,6 +89,36 @@ class Cluster:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    def password_url(self, password: str, database: str = "postgres") -> str:
+        """A URL for a role that must log in with a password (the cluster trusts everyone else)."""
+        import psycopg
+
+        if not self._password_role:
+            with psycopg.connect(self.url(), autocommit=True) as conn:
+                conn.execute(f"CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD '{ROLE_PASSWORD}'")
+            hba = self.data / "pg_hba.conf"
+            hba.write_text(f"local all {PASSWORD_ROLE} scram-sha-256\n" + hba.read_text())  # first match wins
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "reload")
+            self._password_role = True
+            for _ in range(100):  # until the reload has taken effect
+                try:
+                    psycopg.connect(self.password_url("not-" + ROLE_PASSWORD)).close()
+                except psycopg.OperationalError:
+                    break
+                time.sleep(0.05)
+        return f"postgresql://{PASSWORD_ROLE}:{password}@/{database}?host={self.dir}&port={self.port}"
+
+    def connections(self, database: str) -> int:
+        """Open connections to one database, as the server counts them."""
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (database,)
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
 
     def stop(self) -> None:
         try:

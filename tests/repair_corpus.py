@@ -3,6 +3,9 @@
 Shared by `tests/test_repair_corpus.py` (which holds the figures) and `bench/bench_repair.py`
 (which prints them). Each case is sent as an agent would send it; a repair case then adopts
 `suggested_arguments` verbatim, as an agent that trusts the server would, and sends it again.
+Changes go out with `force`, which is not part of any body: a proposal to set the value an
+assistant already holds is otherwise, rightly, not sent, and the figures measure what checking
+forwards, byte for byte.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from mcp import Client
 
+from sondos_mcp.model import TOOL_ONLY
 from sondos_mcp.sandbox import SandboxServer
 from sondos_mcp.sandbox.data import seed_assistants
 
@@ -59,12 +63,12 @@ class Score:
 
 
 async def _call(client: Client, arguments: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-    result = await client.call_tool("update_assistant", arguments)
+    result = await client.call_tool("update_assistant", arguments | {"force": True})
     return bool(result.is_error), result.structured_content or {}
 
 
 def _body(arguments: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in arguments.items() if k not in ("id", "dry_run")}
+    return {k: v for k, v in arguments.items() if k not in TOOL_ONLY}
 
 
 def _sent_exactly(sent: list[Any], arguments: dict[str, Any]) -> bool:
@@ -82,6 +86,8 @@ async def run(client: Client, sandbox: SandboxServer, cases: Iterable[dict[str, 
         is_error, out = await _call(client, args)
         sent = sandbox.state.updates()
         suggested = out.get("suggested_arguments")
+        if isinstance(suggested, dict):
+            suggested = {k: v for k, v in suggested.items() if k != "force"}  # the harness's own flag
         if category != "valid":
             score.invalid += 1
             score.refused_unsent += is_error and not sent

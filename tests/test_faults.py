@@ -222,7 +222,8 @@ async def test_long_upstream_list_is_cut_to_the_result_cap(sandbox: SandboxServe
     assert result_bytes(result) <= cap
     kept = len(result.structured_content["items"])
     assert 0 < kept < 5000
-    notes = " ".join(result.structured_content["warnings"])
+    assert {w["code"] for w in result.structured_content["warnings"]} == {"result_cut"}
+    notes = " ".join(w["message"] for w in result.structured_content["warnings"])
     assert f"{5000 - kept} of 5000 items left out" in notes
     assert "per_page" in notes
     assert "left out" in text_of(result)
@@ -236,7 +237,7 @@ async def test_huge_single_value_is_cut_to_the_result_cap(sandbox: SandboxServer
     )
     assert not result.is_error
     assert result_bytes(result) <= 64 * 1024
-    assert any("text cut" in w for w in result.structured_content["warnings"])
+    assert any("text cut" in w["message"] for w in result.structured_content["warnings"])
 
 
 async def test_many_problems_are_listed_up_to_the_limit_then_summarised(client: Client, sandbox: SandboxServer):
@@ -246,7 +247,8 @@ async def test_many_problems_are_listed_up_to_the_limit_then_summarised(client: 
     assert result.is_error
     assert len(result.structured_content["problems"]) == 25
     (summary,) = result.structured_content["warnings"]
-    assert summary.startswith("875 more problem(s) not listed")
+    assert summary["code"] == "more_problems"
+    assert summary["message"].startswith("875 more problem(s) not listed")
     assert result_bytes(result) <= 256 * 1024
     assert sandbox.state.updates() == []
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import shutil
+import socket
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +64,7 @@ def change(assistant_id: int = 12, actor: str = "os:alice", **kw: Any) -> NewCha
     values: dict[str, Any] = {
         "assistant_id": assistant_id,
         "fields": {"max_call_duration": 300},
-        "before": {"max_call_duration": Before(True, 600, "stored")},
+        "before": {"max_call_duration": Before(True, 600, "api")},
         "actor": actor,
         "account": ACCOUNT,
         "assistant_name": "Riyadh Sales",
@@ -403,3 +406,202 @@ async def test_a_sqlite_journal_removed_or_replaced_while_open_refuses_the_next_
             await journal.acquire(ACCOUNT, 12, "h", ttl=30)
     finally:
         await journal.aclose()
+
+
+# --- PostgreSQL faults: named at once, never showing the URL's password -----------------------
+
+PASSWORD = "canary-pw-7f3a"  # in every URL below that carries a password
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A loopback port that accepts connections and never answers (a server hung, a firewall eating replies)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
+def _cluster(request: pytest.FixtureRequest) -> Cluster:
+    return request.getfixturevalue("pg_cluster")
+
+
+# (how to build the URL, words the error must carry)
+UNREACHABLE_JOURNALS = [
+    pytest.param(lambda r: _cluster(r).password_url(PASSWORD), ["refused the password"], id="wrong-password"),
+    pytest.param(
+        lambda r: _cluster(r).password_url(PASSWORD).replace(f":{PASSWORD}@", "@"),
+        ["asks for a password"],
+        id="missing-password",
+    ),
+    pytest.param(
+        lambda r: _cluster(r).url().replace("postgres@", f"ghost:{PASSWORD}@"), ["refused the user"], id="unknown-role"
+    ),
+    pytest.param(
+        lambda r: _cluster(r).url("no_such_db").replace("postgres@", f"postgres:{PASSWORD}@"),
+        ['database "no_such_db" does not exist'],
+        id="missing-database",
+    ),
+    pytest.param(
+        lambda r: f"postgresql://sondos:{PASSWORD}@127.0.0.1:1/journal", ["refused the connection"], id="refused"
+    ),
+    pytest.param(
+        lambda r: f"postgresql://postgres:{PASSWORD}@/postgres?host={_cluster(r).dir}&port=1",
+        ["refused the connection"],
+        id="no-server-at-the-socket",
+    ),
+    pytest.param(
+        lambda r: f"postgresql://sondos:{PASSWORD}@no-such-host.invalid/journal",
+        ["cannot be resolved"],
+        id="unknown-host",
+    ),
+    pytest.param(
+        lambda r: f"postgresql://sondos:{PASSWORD}@127.0.0.1:{r.getfixturevalue('silent_port')}/journal",
+        ["did not answer within"],
+        id="silent-server",
+    ),
+]
+
+
+@pytest.mark.parametrize(("make_url", "words"), UNREACHABLE_JOURNALS)
+async def test_a_postgres_journal_that_cannot_connect_says_why_at_once_without_its_password(
+    make_url: Callable[[pytest.FixtureRequest], str],
+    words: list[str],
+    request: pytest.FixtureRequest,
+    caplog: pytest.LogCaptureFixture,
+):
+    """Password, user, database, refusal, DNS, silence: each named, fast, with no URL or password anywhere."""
+    pytest.importorskip("psycopg")
+    from sondos_mcp.journal.postgres import PostgresJournal
+
+    url = make_url(request)
+    caplog.set_level(logging.DEBUG)
+    for name in DRIVER_LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
+    # Defaults, except for the silent server: a connection attempt waits at most 2 s (libpq's least).
+    journal = PostgresJournal(url, open_timeout=2.0) if "silent" in request.node.name else PostgresJournal(url)
+    started = time.monotonic()
+    with pytest.raises(JournalError) as info:
+        await journal.open()
+    elapsed = time.monotonic() - started
+    await journal.aclose()
+    message = str(info.value)
+    assert elapsed < 4.0, message
+    for word in [*words, "SONDOS_JOURNAL_URL"]:
+        assert word in message
+    assert "Sondos API" not in message
+    for secret in (PASSWORD, url):
+        assert secret not in message
+        assert secret not in caplog.text
+    assert info.value.__cause__ is None
+    assert journal._pool is None  # nothing left behind
+
+
+DRIVER_LOGGERS = ("psycopg", "psycopg.pq", "psycopg.pool")
+
+# URLs this store cannot take: refused before the driver ever sees them (its errors echo the URL).
+MALFORMED_URLS = [
+    pytest.param(f"mysql://sondos:{PASSWORD}@db.example.com/journal", id="mysql"),
+    pytest.param(f"http://sondos:{PASSWORD}@db.example.com/journal", id="http"),
+    pytest.param(f"postgresql://sondos:{PASSWORD}@[bad", id="unclosed-bracket"),
+    pytest.param(f"postgresql://sondos:{PASSWORD}@/journal", id="no-host"),
+    pytest.param(f"postgresql://sondos:{PASSWORD}@db.example.com:99999/journal", id="port-out-of-range"),
+    pytest.param(f"postgresql://sondos:{PASSWORD}@db.example.com:54x/journal", id="port-not-a-number"),
+    pytest.param(f"sondos:{PASSWORD}@db.example.com/journal", id="no-scheme"),
+]
+
+
+@pytest.mark.parametrize("url", MALFORMED_URLS)
+async def test_a_url_that_is_not_postgresql_is_refused_before_the_driver_sees_it(
+    url: str, caplog: pytest.LogCaptureFixture
+):
+    """mysql://, a broken URL, no host, a bad port: refused at once, naming the setting, silent in the logs."""
+    pytest.importorskip("psycopg")
+    from sondos_mcp.journal.postgres import PostgresJournal
+
+    caplog.set_level(logging.DEBUG)
+    for name in DRIVER_LOGGERS:
+        caplog.set_level(logging.DEBUG, logger=name)
+    journal = PostgresJournal(url)
+    started = time.monotonic()
+    with pytest.raises(JournalError, match="SONDOS_JOURNAL_URL") as info:
+        await journal.open()
+    assert time.monotonic() - started < 1.0
+    assert PASSWORD not in str(info.value)
+    assert PASSWORD not in caplog.text
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("psycopg")] == []
+    assert journal._pool is None
+
+
+@pytest.mark.parametrize("deadline", [0.0, 0.002, 0.02, 0.1])
+async def test_opens_cut_short_by_a_callers_deadline_leave_one_pool(
+    deadline: float,
+    pg_cluster: Cluster,  # noqa: F811
+):
+    """Each call opening the journal under a short deadline: the first open finishes regardless, the rest reuse it."""
+    from sondos_mcp.journal.postgres import PostgresJournal
+
+    name = "cut" + secrets.token_hex(3)
+    journal = PostgresJournal(pg_cluster.create_database(name))
+    try:
+        for _ in range(5):
+            with anyio.move_on_after(deadline):
+                await journal.open()
+        pool = journal._pool
+        await anyio.sleep(0.3)  # a pool left open in the background would have connected by now
+        assert pg_cluster.connections(name) <= 1
+        await journal.open()  # no deadline: if an open got under way, it finished, and this one adds nothing
+        assert journal._pool is not None
+        assert pool is None or journal._pool is pool
+        assert pg_cluster.connections(name) == 1
+    finally:
+        await journal.aclose()
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["one-after-another", "concurrently"])
+async def test_a_second_open_reuses_the_first_pool(together: bool, pg_cluster: Cluster):  # noqa: F811
+    """open() after open() is a no-op; two opens at once share the pool the first one opens."""
+    from sondos_mcp.journal.postgres import PostgresJournal
+
+    name = "twice" + secrets.token_hex(3)
+    journal = PostgresJournal(pg_cluster.create_database(name))
+    pools = []
+
+    async def open_once() -> None:
+        await journal.open()
+        pools.append(journal._pool)
+
+    try:
+        if together:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(open_once)
+                tg.start_soon(open_once)
+        else:
+            await open_once()
+            await open_once()
+        await anyio.sleep(0.3)
+        assert len(pools) == 2
+        assert pools[0] is pools[1] is not None
+        assert pg_cluster.connections(name) == 1
+    finally:
+        await journal.aclose()
+
+
+async def test_calls_with_a_short_deadline_open_one_pool_through_trust(pg_cluster: Cluster):  # noqa: F811
+    """What the server does on each change (`Trust.ready`), under a deadline shorter than the open: one pool."""
+    from sondos_mcp.journal.postgres import PostgresJournal
+    from sondos_mcp.trust import Trust
+
+    name = "trust" + secrets.token_hex(3)
+    journal = PostgresJournal(pg_cluster.create_database(name))
+    trust = Trust(journal)
+    try:
+        for _ in range(5):
+            with anyio.move_on_after(0.005):
+                await trust.ready()
+        await anyio.sleep(0.3)
+        assert pg_cluster.connections(name) == 1
+        assert await trust.ready() is journal
+        assert trust.journal_error is None
+    finally:
+        await trust.aclose()

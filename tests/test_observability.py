@@ -35,6 +35,7 @@ from sondos_mcp.sandbox.data import seed_assistants
 from sondos_mcp.sandbox.loopback import ThreadedServer
 from sondos_mcp.telemetry import endpoint_template
 from tests.conftest import start_http_server
+from tests.oauth_issuer import Issuer, issuer_fixture, serving  # noqa: F401
 
 TOKEN = "obs-team-token-91c4"
 PROMPT = "PROMPT-CANARY answer in rhyme"
@@ -238,6 +239,24 @@ def test_per_user_mode_serves_metrics_only_to_allowed_addresses(sandbox: Sandbox
             assert http.post(f"{server.base_url}/metrics").status_code == 401
 
 
+def test_signed_in_mode_serves_metrics_to_a_read_scope_token_or_an_allowed_address(
+    sandbox: SandboxServer, issuer: Issuer, tmp_path: Path, restored_hooks: None
+):
+    """In oauth mode the normal authentication for /metrics is an access token with sondos:read:
+    none is a 401 pointing to the resource metadata, a token without the scope a 403."""
+    with serving(sandbox.base_url, issuer, tmp_path, metrics=True, metrics_allow=["127.0.0.2"]) as served:
+        assert scrape(served.url, source="127.0.0.2").status_code == 200
+        anonymous = scrape(served.url)
+        assert anonymous.status_code == 401
+        assert "resource_metadata=" in anonymous.headers["www-authenticate"]
+        bad = scrape(served.url, headers={"Authorization": "Bearer not-a-token"})
+        assert bad.status_code == 401
+        reader = issuer.token(served.resource, scope="sondos:read")
+        assert scrape(served.url, headers={"Authorization": f"Bearer {reader}"}).status_code == 200
+        stranger = issuer.token(served.resource, scope="profile")
+        assert scrape(served.url, headers={"Authorization": f"Bearer {stranger}"}).status_code == 403
+
+
 def test_metrics_are_off_by_default(sandbox: SandboxServer):
     """Without SONDOS_METRICS there is no /metrics, for any caller, and answers still carry a request id."""
     settings = Settings(base_url=sandbox.base_url, api_key=SecretStr(DEMO_KEY), http_tokens=[SecretStr(TOKEN)])
@@ -254,16 +273,47 @@ def test_metrics_are_off_by_default(sandbox: SandboxServer):
 # --- the hooks --------------------------------------------------------------------------------------
 
 
-def test_enrolled_people_gauge_follows_the_vault(restored_hooks: None):
-    """`telemetry.set_enrolled_people` (the key vault's call) sets the gauge, also when it came before
-    metrics were switched on."""
+def test_a_count_set_before_metrics_are_switched_on_reaches_the_gauge(restored_hooks: None):
+    """`telemetry.set_enrolled_people` keeps the count, so hooks installed later report it."""
     m = Metrics()
     telemetry.set_enrolled_people(4)
     telemetry.install(PrometheusHooks(m))
     assert m.registry.get_sample_value("sondos_enrolled_people") == 4
-    telemetry.set_enrolled_people(5)
-    assert m.registry.get_sample_value("sondos_enrolled_people") == 5
     telemetry.set_enrolled_people(0)
+    assert m.registry.get_sample_value("sondos_enrolled_people") == 0
+
+
+@pytest.mark.anyio
+async def test_the_enrolled_people_gauge_follows_the_vault(restored_hooks: None, tmp_path: Path):
+    """The key vault reports how many people have a key on file: when first used, and after each
+    enrolment and each forgetting; its store is the journal's, timed like every journal write."""
+    import base64
+
+    from sondos_mcp.vault import Vault
+
+    m = Metrics()
+    telemetry.install(PrometheusHooks(m))
+    store = telemetry.hooks.journal(SqliteJournal(tmp_path / "journal.sqlite3", api="https://api.test"))
+    assert isinstance(store, TimedJournal)
+    await store.open()
+
+    async def ready() -> Any:
+        return store
+
+    keys = Vault(bytes(range(32)), api="https://api.test", audience="https://mcp.test/mcp", store=ready)
+    gauge = "sondos_enrolled_people"
+    try:
+        assert await keys.key_of("alice") is None
+        assert m.registry.get_sample_value(gauge) == 0
+        for person, count in (("alice", 1), ("bob", 2), ("alice", 2)):
+            ticket = keys.read(keys.issue(person))
+            assert ticket is not None
+            assert await keys.enrol(ticket, "1|" + base64.b16encode(person.encode()).decode())
+            assert m.registry.get_sample_value(gauge) == count
+        assert await keys.forget("alice")
+        assert m.registry.get_sample_value(gauge) == 1
+    finally:
+        await store.aclose()
 
 
 @pytest.mark.anyio

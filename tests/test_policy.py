@@ -61,6 +61,7 @@ async def test_a_denied_field_is_absent_from_the_schema_and_refused_unsent(sandb
 async def test_tighter_bounds_are_advertised_and_enforced(sandbox: SandboxServer, tmp_path: Path):
     """[bounds] max_call_duration max 600: the schema says 600, 900 is refused unsent, 600 is applied."""
     text = "[bounds]\nmax_call_duration = { max = 600 }\nspeech_speed = { min = 0.9 }\n"
+    sandbox.state.assistants[12]["max_duration"] = 300  # so that 600, the edge, is a change
     async with Client(server_with(sandbox, tmp_path, text)) as client:
         (tool,) = [t for t in (await client.list_tools()).tools if t.name == "update_assistant"]
         assert tool.input_schema["properties"]["max_call_duration"] | {} == {
@@ -227,3 +228,26 @@ def test_the_documented_policy_example_loads_as_described(tmp_path: Path):
     assert not default.needs_confirmation(12, "Riyadh Sales", ["max_call_duration"])
     assert policies.for_actor("token:support").read_only
     assert policies.for_actor("token:ops").rules.confirm == "never"
+
+
+def test_a_person_gets_the_first_matching_group_table_then_scope_table_then_the_top_level(tmp_path: Path):
+    """Groups before scopes, each in the file's order; unset keys inherit the top level."""
+    policies = load_policies(
+        policy_file(
+            tmp_path,
+            'read_only = true\ndenied_fields = ["webhook_url"]\n'
+            '[groups.leads]\nread_only = false\nallowed_fields = ["max_call_duration"]\n'
+            "[groups.ops]\nread_only = false\n"
+            '[scopes."sondos:admin"]\nread_only = false\nconfirm = "always"\n',
+        )
+    )
+    assert policies.for_person(["ops", "leads"], []).name == "group:leads"
+    assert policies.for_person(["ops"], ["sondos:admin"]).name == "group:ops"
+    assert policies.for_person(["staff"], ["sondos:read", "sondos:admin"]).name == "scope:sondos:admin"
+    assert policies.for_person([], ["sondos:read"]) is policies.default
+    lead = policies.for_person(["leads"], [])
+    assert not lead.read_only
+    assert not lead.field_allowed("webhook_url")
+    assert lead.field_allowed("max_call_duration")
+    assert not lead.field_allowed("speech_speed")
+    assert policies.default.read_only

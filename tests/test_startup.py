@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import socket
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from mcp import Client
+from mcp.client.stdio import StdioServerParameters
 from pydantic import SecretStr
 
-from sondos_mcp.config import Settings
+from sondos_mcp.cli import load_settings, parse_args
+from sondos_mcp.config import Settings, env_name
+from sondos_mcp.sandbox import SandboxServer
 from sondos_mcp.server import build_server
-from tests.conftest import server_command
+from tests.conftest import make_settings, server_command, wait_until_healthy
+from tests.postgres_cluster import Cluster, pg_cluster  # noqa: F401 - the fixture
 
 CANARY = "5|startup-canary-key-0b1c"
 
@@ -85,8 +93,21 @@ def test_help_shows_defaults_and_environment_names():
     assert "--sandbox" in text
 
 
+def test_help_lists_every_setting_with_its_meaning():
+    """--help names every setting the server reads, those without a flag too, each with its description."""
+    proc = start("--help", COLUMNS="100")
+    assert proc.returncode == 0
+    text = " ".join(proc.stdout.split())
+    for field, info in Settings.model_fields.items():
+        assert info.description, f"{field} has no description for --help"
+        assert env_name(field) in text, f"{env_name(field)} missing from --help"
+        assert " ".join(info.description.split()) in text, f"the meaning of {env_name(field)} is missing from --help"
+    assert max(len(line) for line in proc.stdout.splitlines()) <= 100
+
+
 def test_per_user_http_mode_does_not_warn_about_a_missing_key():
-    """In per-user-key HTTP mode each caller brings a key, so no 'key not set' warning is printed."""
+    """In per-user-key HTTP mode each caller brings a key, so no 'key not set' warning is printed; with --port 0
+    the system picks the port, and the banner names the one bound, where the server answers."""
     proc = subprocess.Popen(
         [*server_command(), "--transport", "http", "--port", "0"],
         env=clean_env(SONDOS_HTTP_AUTH="per_user"),
@@ -98,6 +119,9 @@ def test_per_user_http_mode_does_not_warn_about_a_missing_key():
     assert proc.stderr is not None
     try:
         banner = proc.stderr.readline()
+        found = re.search(r"http://127\.0\.0\.1:(\d+)/mcp", banner)
+        assert found is not None, banner
+        wait_until_healthy(f"http://127.0.0.1:{found.group(1)}", proc)
     finally:
         proc.terminate()
         rest = proc.communicate(timeout=30)[1]
@@ -105,11 +129,50 @@ def test_per_user_http_mode_does_not_warn_about_a_missing_key():
     assert "SONDOS_API_KEY is not set" not in banner + rest
 
 
-def test_missing_key_warning_points_at_the_sandbox():
-    """Without a key (stdio), the warning says how to set one and that --sandbox needs none."""
-    proc = subprocess.run([*server_command()], input="", capture_output=True, text=True, timeout=60, env=clean_env())
+@pytest.mark.parametrize("env", [pytest.param({}, id="unset"), pytest.param({"SONDOS_API_KEY": ""}, id="empty")])
+def test_missing_key_warning_points_at_the_sandbox(env: dict[str, str]):
+    """Without a key (stdio), unset or empty alike, the warning says how to set one and that --sandbox needs none."""
+    proc = subprocess.run(
+        [*server_command()], input="", capture_output=True, text=True, timeout=60, env=clean_env(**env)
+    )
+    assert proc.returncode == 0, proc.stderr
     assert "SONDOS_API_KEY is not set" in proc.stderr
     assert "--sandbox" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        pytest.param([], {"SONDOS_API_KEY": ""}, id="empty"),
+        pytest.param([], {"SONDOS_API_KEY": " \t "}, id="blank"),
+        pytest.param(["--api-key", ""], {}, id="empty-flag"),
+        pytest.param(["--api-key", "  "], {"SONDOS_API_KEY": CANARY}, id="blank-flag-over-a-key"),
+    ],
+)
+def test_an_empty_key_is_no_key(args: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch):
+    """The command's settings treat an empty or blank key, from the environment or a flag, as no key at all
+    (the case the warning above covers), never as a key to send."""
+    monkeypatch.delenv("SONDOS_API_KEY", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings(parse_args(args)).api_key is None
+
+
+def test_a_port_in_use_is_one_line_before_any_claim_to_serve():
+    """A taken port stops start-up with one line naming the address and how to choose another; nothing says
+    it is serving first."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = start("--transport", "http", "--port", str(port), SONDOS_LOG_LEVEL="INFO")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert f"127.0.0.1:{port}" in lines[0]
+    assert "in use" in lines[0]
+    assert "SONDOS_PORT" in lines[0]
+    assert "streamable HTTP at" not in proc.stderr
 
 
 @pytest.mark.anyio
@@ -156,3 +219,218 @@ def test_subprocesses_run_the_package_the_tests_import():
         cwd=Path(__file__).resolve().parent.parent,
     )
     assert Path(proc.stdout.strip()) == Path(sondos_mcp.__file__)
+
+
+@pytest.mark.anyio
+async def test_sandbox_journals_apart_from_the_users_journal(tmp_path: Path):
+    """--sandbox serves the demo account and journals its changes (list_changes shows them) in a file of its
+    own, never in the user's data directory: the sandbox's data is new on every start, and so is its journal.
+    (SONDOS_SANDBOX=true, as the desktop bundle sets it, is the same setting: tests/interop/test_bundle.py.)"""
+    home, data = tmp_path / "home", tmp_path / "data"
+    home.mkdir()
+    data.mkdir()
+    command, *args = server_command()
+    params = StdioServerParameters(
+        command=command, args=[*args, "--sandbox"], env=clean_env(HOME=str(home), XDG_DATA_HOME=str(data))
+    )
+    async with Client(params) as client:
+        applied = await client.call_tool("update_assistant", {"id": 12, "speech_speed": 0.9})
+        changes = await client.call_tool("list_changes", {})
+    assert applied.is_error is False
+    assert [c["id"] for c in changes.structured_content["changes"]] == [applied.structured_content["change_id"]]
+    assert [p for p in (*home.rglob("*"), *data.rglob("*")) if "sondos" in str(p).lower()] == []
+
+
+# --- the journal's setting: one that cannot work stops start-up --------------------------------
+
+PASSWORD = "canary-pw-2b8e"  # in every journal URL below that carries one
+
+
+def _cluster(request: pytest.FixtureRequest) -> Cluster:
+    pytest.importorskip("psycopg")
+    return request.getfixturevalue("pg_cluster")
+
+
+def _unwritable_dir(tmp_path: Path) -> Path:
+    """A directory this process cannot write in: a read-only one, or, as root, one of the kernel's."""
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o555)
+        return locked
+    if os.access("/proc/sys", os.W_OK):
+        pytest.skip("no directory here is unwritable for root")
+    return Path("/proc/sys")
+
+
+def _under_a_file(tmp_path: Path) -> Path:
+    (tmp_path / "a-file").write_text("x")
+    return tmp_path / "a-file" / "journal.sqlite3"
+
+
+JournalEnv = Callable[[pytest.FixtureRequest, Path], dict[str, str]]
+
+# (the journal's environment, the variable the one line must name, words it must carry)
+JOURNALS_THAT_CANNOT_WORK = [
+    pytest.param(
+        lambda r, t: {"SONDOS_JOURNAL_URL": f"mysql://sondos:{PASSWORD}@db.example.com/journal"},
+        "SONDOS_JOURNAL_URL",
+        ["postgresql://"],
+        id="mysql-url",
+    ),
+    pytest.param(
+        lambda r, t: {"SONDOS_JOURNAL_URL": f"postgresql://sondos:{PASSWORD}@[bad"},
+        "SONDOS_JOURNAL_URL",
+        ["postgresql://"],
+        id="malformed-url",
+    ),
+    pytest.param(
+        lambda r, t: {"SONDOS_JOURNAL_URL": f"postgresql://sondos:{PASSWORD}@/journal"},
+        "SONDOS_JOURNAL_URL",
+        ["host"],
+        id="url-without-host",
+    ),
+    pytest.param(
+        lambda r, t: {"SONDOS_JOURNAL_URL": f"postgres://sondos:{PASSWORD}@db.example.com:70000/journal"},
+        "SONDOS_JOURNAL_URL",
+        ["port"],
+        id="url-port-out-of-range",
+    ),
+    pytest.param(
+        lambda r, t: {"SONDOS_JOURNAL_URL": _cluster(r).password_url(PASSWORD)},
+        "SONDOS_JOURNAL_URL",
+        ["refused the password"],
+        id="wrong-password",
+    ),
+    pytest.param(
+        lambda r, t: {"SONDOS_JOURNAL_URL": f"postgresql://sondos:{PASSWORD}@127.0.0.1:1/journal"},
+        "SONDOS_JOURNAL_URL",
+        ["refused the connection"],
+        id="refused-port",
+    ),
+    pytest.param(
+        lambda r, t: {"SONDOS_JOURNAL_URL": _cluster(r).url("no_such_db").replace("postgres@", f"x:{PASSWORD}@")},
+        "SONDOS_JOURNAL_URL",
+        ["does not exist"],
+        id="missing-database",
+    ),
+    pytest.param(
+        lambda r, t: {"SONDOS_JOURNAL": str(_under_a_file(t))},
+        "SONDOS_JOURNAL",
+        ["not a directory"],
+        id="sqlite-under-a-file",
+    ),
+    pytest.param(
+        lambda r, t: {"SONDOS_JOURNAL": str(t)}, "SONDOS_JOURNAL", ["is a directory"], id="sqlite-path-is-a-directory"
+    ),
+    pytest.param(
+        lambda r, t: {"SONDOS_JOURNAL": str(_unwritable_dir(t) / "journal.sqlite3")},
+        "SONDOS_JOURNAL",
+        ["not writable"],
+        id="sqlite-unwritable-directory",
+    ),
+    pytest.param(
+        lambda r, t: {"SONDOS_JOURNAL": str(_unwritable_dir(t) / "sondos" / "journal.sqlite3")},
+        "SONDOS_JOURNAL",
+        ["not writable"],
+        id="sqlite-directory-cannot-be-created",
+    ),
+]
+
+
+@pytest.mark.parametrize(("make_env", "name", "words"), JOURNALS_THAT_CANNOT_WORK)
+def test_a_journal_that_cannot_work_stops_start_up_with_one_line(
+    make_env: JournalEnv, name: str, words: list[str], request: pytest.FixtureRequest, tmp_path: Path
+):
+    """A foreign or broken URL, a refused login or connection, a missing database, an unusable SQLite path:
+    exit 2 with one line naming the variable, and never the URL's password."""
+    env = make_env(request, tmp_path)
+    proc = start(**env, timeout=30)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"sondos-mcp: {name}: "), lines[0]
+    for word in words:
+        assert word in lines[0]
+    assert PASSWORD not in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stdout == ""
+
+
+# The journal's environment for a start-up that must go ahead; `{tmp}` is a fresh directory.
+JOURNALS_THAT_CAN_WORK = [
+    pytest.param(lambda r, t: {"SONDOS_JOURNAL": "off"}, id="off"),
+    pytest.param(lambda r, t: {"SONDOS_JOURNAL": "OFF", "SONDOS_JOURNAL_URL": " "}, id="off-with-an-empty-url"),
+    pytest.param(lambda r, t: {"SONDOS_JOURNAL": str(t / "new" / "journal.sqlite3")}, id="new-sqlite-file"),
+    pytest.param(lambda r, t: {"SONDOS_JOURNAL_URL": _cluster(r).url()}, id="postgres-on-a-socket"),
+]
+
+
+@pytest.mark.parametrize("make_env", JOURNALS_THAT_CAN_WORK)
+def test_a_journal_that_can_work_starts_without_opening_it(
+    make_env: JournalEnv, request: pytest.FixtureRequest, tmp_path: Path
+):
+    """`off` is never checked; a good SQLite path is checked but not created (start-up stays cheap);
+    a PostgreSQL URL that answers (here with its host in `?host=`) starts."""
+    proc = start(**make_env(request, tmp_path), SONDOS_API_KEY=CANARY, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A loopback port that accepts connections and never answers."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("server", ["refused", "silent"])
+async def test_a_journal_that_cannot_connect_is_blamed_not_the_api(
+    server: str, sandbox: SandboxServer, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+):
+    """Under a call deadline shorter than the journal's open, a change is refused as journal_unavailable,
+    naming SONDOS_JOURNAL_URL: never as the Sondos API being slow, never with the password."""
+    pytest.importorskip("psycopg")
+    port = 1 if server == "refused" else request.getfixturevalue("silent_port")
+    url = f"postgresql://sondos:{PASSWORD}@127.0.0.1:{port}/journal?connect_timeout=2"
+    settings = make_settings(sandbox.base_url, journal_url=SecretStr(url), call_deadline=0.5)
+    caplog.set_level(logging.DEBUG)
+    async with Client(build_server(settings)) as client:
+        for _ in range(2):
+            result = await client.call_tool("update_assistant", {"id": 12, "max_call_duration": 300})
+            assert result.is_error
+            error = result.structured_content["error"]
+            assert error["kind"] == "journal_unavailable", error
+            text = str(result.structured_content) + " ".join(b.text for b in result.content if b.type == "text")
+            assert "SONDOS_JOURNAL_URL" in text
+            assert "Sondos API" not in text
+            assert PASSWORD not in text
+    assert PASSWORD not in caplog.text
+    assert sandbox.state.updates() == []
+
+
+def test_the_journal_url_is_redacted_from_every_log_line(tmp_path: Path):
+    """The driver's own log lines (psycopg, psycopg.pool) never show the journal URL or its password."""
+    url = f"postgresql://sondos:{PASSWORD}@db.example.com/journal"
+    script = (
+        "import logging\n"
+        "from sondos_mcp.config import Settings\n"
+        "from sondos_mcp.logs import configure_logging\n"
+        "configure_logging(Settings())\n"
+        f"logging.getLogger('psycopg.pool').warning('error connecting in pool-1: %s', {url!r})\n"
+        f"logging.getLogger('psycopg').warning('password %s', {PASSWORD!r})\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=clean_env(SONDOS_JOURNAL_URL=url),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("[redacted]") == 2, proc.stderr
+    assert PASSWORD not in proc.stderr

@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator
 from mcp import Client
 from pydantic import ValidationError
 
+from sondos_mcp.model import TOOL_ONLY
 from sondos_mcp.tools import TOOLS
 from tests.snapshots import SNAPSHOT_DIR, dumps, tool_schemas, write_snapshots
 
@@ -101,7 +102,7 @@ def test_update_schema_has_every_documented_field_and_nothing_else():
     properties = update_schema()["properties"]
     assert len(DOCUMENTED_FIELDS) == 37
     assert set(DOCUMENTED_FIELDS) <= set(properties)
-    assert set(properties) - set(DOCUMENTED_FIELDS) <= {"id", "dry_run"}
+    assert set(properties) - set(DOCUMENTED_FIELDS) <= set(TOOL_ONLY)
     assert update_schema()["required"] == ["id"]
     assert update_schema()["additionalProperties"] is False
 
@@ -167,7 +168,8 @@ async def test_update_assistant_is_annotated_as_a_destructive_idempotent_write(c
     """update_assistant overwrites settings: not read-only, destructive, idempotent, open world."""
     (tool,) = [t for t in (await client.list_tools()).tools if t.name == "update_assistant"]
     assert tool.annotations is not None
-    assert tool.annotations.title
+    assert tool.title  # on the tool itself; not repeated in the annotations, where it would cost tokens
+    assert tool.annotations.title is None
     assert tool.annotations.read_only_hint is False
     assert tool.annotations.destructive_hint is True
     assert tool.annotations.idempotent_hint is True

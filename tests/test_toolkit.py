@@ -148,7 +148,9 @@ async def test_failed_lookup_does_not_block_the_update_and_warns(client: Client,
     is_error, structured, text = await call(client, "update_assistant", {"id": 12, "voice_id": 1})
     assert not is_error, structured
     assert len(sandbox.state.updates()) == 1
-    assert any("voice_id could not be checked" in w for w in structured["warnings"])
+    (warning,) = structured["warnings"]
+    assert (warning["code"], warning["fields"]) == ("unchecked_reference", ["voice_id"])
+    assert "voice_id could not be checked" in warning["message"]
     assert "Warning" in text
 
 
@@ -174,12 +176,14 @@ async def test_dry_run_returns_a_per_field_diff_and_sends_nothing(client: Client
         "before_known": True,
         "after": 900,
         "changed": True,
+        "source": "api",
     }
     assert preview["record_call"]["changed"] is False
     assert preview["speech_speed"]["before_known"] is False
     assert "changed" not in preview["speech_speed"]
     assert structured["changed_fields"] == ["max_call_duration", "speech_speed"]
-    assert "no change" in text
+    assert structured["unchanged_fields"] == ["record_call"]
+    assert "already so" in text
     assert "unknown" in text
 
 
@@ -246,6 +250,7 @@ async def test_conversation_over_stdio_finds_reads_previews_and_applies(sandbox:
             "before_known": True,
             "after": 1,
             "changed": True,
+            "source": "api",
         }
         is_error, applied, _ = await call(client, "update_assistant", change)
         assert applied["changed_fields"] == ["voice_id", "allow_interruptions"]

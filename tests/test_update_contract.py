@@ -266,10 +266,12 @@ async def test_null_is_refused_where_the_docs_give_it_no_meaning(client: Client,
     assert sandbox.state.updates() == []
 
 
-@pytest.mark.parametrize("field", ["phone_number_id", "webhook_url"])
-async def test_explicit_null_is_forwarded_where_it_has_a_meaning(client: Client, sandbox: SandboxServer, field: str):
+@pytest.mark.parametrize(("assistant", "field"), [(12, "phone_number_id"), (16, "webhook_url")])
+async def test_explicit_null_is_forwarded_where_it_has_a_meaning(
+    client: Client, sandbox: SandboxServer, assistant: int, field: str
+):
     """null unassigns the phone number / removes the webhook, and is forwarded as an explicit null."""
-    is_error, structured, _ = await call(client, {"id": 12, field: None})
+    is_error, structured, _ = await call(client, {"id": assistant, field: None})
     assert not is_error, structured
     assert sandbox.state.updates()[0].body == {field: None}
 

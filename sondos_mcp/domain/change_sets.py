@@ -23,7 +23,7 @@ from sondos_mcp.journal import new_set_id
 class Member:
     id: int
     name: str | None = None
-    # planned, applied, refused, not_sent, failed, unknown, not_attempted
+    # planned, applied, unchanged (already so: not sent), refused, not_sent, failed, unknown, not_attempted
     outcome: str = "planned"
     change_id: str | None = None
     planned: Planned | None = None
@@ -69,13 +69,16 @@ async def plan_set(session: Session, ids: Sequence[int], changes: Mapping[str, A
     return SetPlan(members, known)
 
 
-async def apply_set(session: Session, planned: SetPlan) -> str:
+async def apply_set(session: Session, planned: SetPlan, *, force: bool = False) -> str:
     """Send every member in order under one change-set id; stop at the first failure.
 
+    A member whose every field already holds its value is not sent (`unchanged`) unless `force`.
     A failed member reports what its error means for the change (`unknown` when it may have
     landed), never a plain "failed" that would invite a retry of a change that landed."""
     members = [m for m in planned.members if m.planned is not None]
-    await confirm_if_needed(session, [m.planned for m in members if m.planned is not None])
+    asked = [m.planned for m in members if m.planned is not None and (force or not m.planned.changes_nothing)]
+    if asked:
+        await confirm_if_needed(session, asked)
     change_set = new_set_id()
     total = len(members)
     for i, member in enumerate(members):
@@ -83,13 +86,15 @@ async def apply_set(session: Session, planned: SetPlan) -> str:
         if session.progress is not None:
             await session.progress(i, total, f"assistant {member.id} ({member.name})")
         try:
-            applied = await send(session, member.id, member.planned.fields, known=planned.known, change_set=change_set)
+            applied = await send(
+                session, member.id, member.planned.fields, known=planned.known, change_set=change_set, force=force
+            )
         except SondosError as exc:
             member.outcome, member.error = exc.recorded, exc.message
             for rest in members[i + 1 :]:
                 rest.outcome = "not_attempted"
             break
-        member.outcome, member.change_id = "applied", applied.change_id
+        member.outcome, member.change_id = ("applied", applied.change_id) if applied.sent else ("unchanged", None)
     else:
         if session.progress is not None:
             await session.progress(total, total, "done")

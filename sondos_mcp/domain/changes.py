@@ -14,6 +14,7 @@ otherwise unknown. Snapshots live in the lookups' cache, keyed by account: never
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -22,11 +23,12 @@ from typing import Any
 
 import anyio
 
-from sondos_mcp import assistants, confirm
+from sondos_mcp import advisories, assistants, confirm
 from sondos_mcp.domain.session import Session
 from sondos_mcp.errors import JournalError, JournalUnavailable, SondosError, UpstreamNotFound
+from sondos_mcp.feedback import Notice
 from sondos_mcp.journal import JournalStore, NewChange
-from sondos_mcp.journal.store import Before
+from sondos_mcp.journal.store import Before, utc_now
 from sondos_mcp.preview import stored_to_update
 from sondos_mcp.trust import Held
 
@@ -88,11 +90,13 @@ async def before_values(
         for name in unread:
             entry = last.get(name)
             if entry is not None:
-                snap.known[name] = Before(True, entry.value, "journal") if entry.known else Before(False)
+                snap.known[name] = (
+                    Before(True, entry.value, "journal", entry.at, entry.change_id) if entry.known else Before(False)
+                )
     out: dict[str, Before] = {}
     for name in fields:
         if name in snap.settings:
-            out[name] = Before(True, snap.settings[name], "stored")
+            out[name] = Before(True, snap.settings[name], "api")
         else:
             out[name] = snap.known.get(name, Before(False))
     return out
@@ -100,12 +104,23 @@ async def before_values(
 
 @dataclass
 class Planned:
-    """A change ready to show or send: the assistant, the fields, what they replace."""
+    """A change ready to show or send: the assistant, the fields, what they replace, and advice on
+    settings that may not fit together once it is made."""
 
     assistant_id: int
     fields: dict[str, Any]
     before: dict[str, Before]
     assistant_name: str | None
+    advice: list[Notice] = field(default_factory=list)
+
+    @property
+    def unchanged(self) -> list[str]:
+        """Fields the API shows holding the requested value already."""
+        return unchanged(self.before, self.fields)
+
+    @property
+    def changes_nothing(self) -> bool:
+        return len(self.unchanged) == len(self.fields)
 
     def item(self) -> confirm.Item:
         lines = [
@@ -115,13 +130,48 @@ class Planned:
         return confirm.Item(self.assistant_id, self.assistant_name, lines)
 
 
+async def _journal_for_reading(session: Session) -> JournalStore | None:
+    """The journal, for a read: one that cannot be opened leaves what it would tell unknown (a
+    change is still refused, by `send`), never a read refused."""
+    try:
+        return await session.trust.ready()
+    except JournalUnavailable:
+        return None
+
+
+def unchanged(before: Mapping[str, Before], fields: Mapping[str, Any]) -> list[str]:
+    """Fields the API shows holding the requested value already. A value known only from this
+    journal is not proof: an edit made elsewhere since cannot be seen, so such a field is sent."""
+    return [f for f, v in fields.items() if before[f].source == "api" and before[f].value == v]
+
+
+async def _assess(
+    session: Session, journal: JournalStore | None, snap: Snapshot, fields: Mapping[str, Any]
+) -> tuple[dict[str, Before], list[Notice]]:
+    """What the fields hold now, and the advice on what the change would leave (advisories)."""
+    values = await before_values(journal, session, snap, [*fields, *advisories.needed(fields)])
+    voices: list[dict[str, Any]] = []
+    if "voice_id" in fields or "language" in fields:
+        with contextlib.suppress(SondosError):  # no list, no advice about it
+            voices = await session.lookups.voices()
+    current = {k: b.value for k, b in values.items() if b.known}
+    after = advisories.After(fields, current, snap.row.get("status"), voices)
+    return {f: values[f] for f in fields}, advisories.advise(after)
+
+
+async def current_values(session: Session, row: dict[str, Any], fields: Sequence[str]) -> dict[str, Before]:
+    """What each field holds, with where that is known from (get_assistant's view; no lease)."""
+    journal = await _journal_for_reading(session)
+    return await before_values(journal, session, Snapshot(row, stored_to_update(row)[0], None, 0.0), fields)
+
+
 async def plan(session: Session, row: dict[str, Any], fields: Mapping[str, Any]) -> Planned:
-    """Before-values for a preview or a confirmation, from a row already read (no lease is taken:
-    `send` reads them again under its lease, and those are the ones journaled)."""
-    journal = await session.trust.ready()
-    snap = _cached(session, int(row["id"]), None) or Snapshot(row, stored_to_update(row)[0], None, 0.0)
-    before = await before_values(journal, session, snap, list(fields))
-    return Planned(int(row["id"]), dict(fields), before, row.get("name"))
+    """Before-values and advice for a preview or a confirmation, from a row already read (no lease
+    is taken: `send` reads them again under its lease, and those are the ones journaled)."""
+    journal = await _journal_for_reading(session)
+    snap = Snapshot(row, stored_to_update(row)[0], None, 0.0)
+    before, advice = await _assess(session, journal, snap, fields)
+    return Planned(int(row["id"]), dict(fields), before, row.get("name"), advice)
 
 
 async def confirm_if_needed(session: Session, planned: Sequence[Planned], verb: str = "Change") -> None:
@@ -132,13 +182,14 @@ async def confirm_if_needed(session: Session, planned: Sequence[Planned], verb: 
 
 @dataclass
 class Applied:
-    """What became of one change that was sent."""
+    """What became of one change: sent, or not sent because every field already held its value."""
 
     answer: Any
     change_id: str | None
     before: dict[str, Before]
     assistant_name: str | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Notice] = field(default_factory=list)
+    sent: bool = True
 
 
 Check = Callable[[Snapshot, dict[str, Before]], Awaitable[None]]
@@ -157,7 +208,7 @@ class Known:
 async def read_known(session: Session, assistant_id: int | None = None) -> Known:
     """The list read now (or one assistant's row, found in it), with the generations read just before."""
     journal = await session.trust.ready()
-    account = session.caller.account
+    account = session.caller.lease_account
     generations = await journal.generations(account, assistant_id) if journal is not None else {}
     if assistant_id is None:
         return Known(await assistants.listing(session.lookups, fresh=True), generations)
@@ -197,12 +248,14 @@ async def send(
     check: Check | None = None,
     change_set: str | None = None,
     undoes: str | None = None,
+    force: bool = False,
 ) -> Applied:
     """Send one change under the assistant's lease, journaled before and after.
 
     Refused unsent (nothing journaled) when the account's list does not hold the assistant, when
     it cannot be read (a key the API does not accept never gets a journal row), when `check`
-    refuses, or when the journal cannot be written.
+    refuses, or when the journal cannot be written. Not sent, and not journaled, when every field
+    is known to hold its value already (unless `force`); the advice comes back as warnings.
     """
     trust = session.trust
     # Proof that this key sees this assistant before anything is written for it, lease included:
@@ -212,13 +265,20 @@ async def send(
     )
     if not seen:
         known = await read_known(session, assistant_id)
-    async with trust.hold(session.caller.account, assistant_id) as held:
+    async with trust.hold(session.caller.lease_account, assistant_id) as held:
         journal = await trust.ready()
         generation = held.lease.generation if held.lease is not None else None
         snap = await _state(session, assistant_id, generation, known, fresh)
-        before = await before_values(journal, session, snap, list(fields))
+        before, advice = await _assess(session, journal, snap, fields)
         if check is not None:
             await check(snap, before)
+        if not force and len(unchanged(before, fields)) == len(fields) and not fresh:
+            # Not sending rests on what the API holds now: a snapshot may predate an edit made
+            # elsewhere, so it is read again before the change is dropped.
+            snap = await _state(session, assistant_id, generation, None, fresh=True)
+            before, advice = await _assess(session, journal, snap, fields)
+        if not force and len(unchanged(before, fields)) == len(fields):
+            return Applied(None, None, before, snap.name, advice, sent=False)
         change = NewChange(
             assistant_id=assistant_id,
             fields=dict(fields),
@@ -250,8 +310,10 @@ async def send(
             with anyio.CancelScope(shield=True):
                 kept = await _finish(journal, change, outcome, detail, held)
                 _remember(session, snap, change, outcome if kept else "unknown", generation)
-    warnings = [] if kept else ["the outcome could not be journaled; the entry reads as unknown"]
-    return Applied(answer, change.id if journal else None, before, snap.name, warnings)
+    unrecorded = Notice(
+        code="outcome_unrecorded", message="the outcome could not be journaled; the entry reads as unknown"
+    )
+    return Applied(answer, change.id if journal else None, before, snap.name, advice + ([] if kept else [unrecorded]))
 
 
 async def _finish(
@@ -275,11 +337,12 @@ async def _finish(
 def _remember(session: Session, snap: Snapshot, change: NewChange, outcome: str, generation: int | None) -> None:
     """Keep the snapshot in step with a change this process sent (the generation it moved to)."""
     if outcome == "applied":
+        finished = utc_now()
         for name, value in change.fields.items():
             if name in snap.settings:
                 snap.settings[name] = value
             else:
-                snap.known[name] = Before(True, value, "journal")
+                snap.known[name] = Before(True, value, "journal", finished, change.id)
         snap.generation = None if generation is None else generation + 1
     elif outcome in ("refused", "failed"):
         # Nothing changed upstream, but the lease's generation moved on.
@@ -288,14 +351,19 @@ def _remember(session: Session, snap: Snapshot, change: NewChange, outcome: str,
         forget(session, change.assistant_id)  # it may or may not have landed: read again next time
 
 
-async def apply_change(session: Session, assistant_id: int, body: Mapping[str, Any]) -> Applied:
-    """update_assistant's path: ask the person first when policy says so, then send."""
+async def apply_change(session: Session, assistant_id: int, body: Mapping[str, Any], *, force: bool = False) -> Applied:
+    """update_assistant's path: ask the person first when policy says so (not for a change that
+    changes nothing), then send."""
     if await session.trust.ready() is None and session.caller.policy.rules.confirm == "never":
-        # Nothing to record, no one to ask, no one to order against: the call costs one request.
+        # Nothing to record, no one to ask, no one to order against: the call costs one request
+        # (and so a change that changes nothing cannot be told apart here: it is sent).
         return Applied(await session.api.update_assistant(assistant_id, body), None, {})
     if session.caller.policy.rules.confirm != "never":
         row = await assistants.find(session.lookups, assistant_id)
         if row is None:
             raise not_found(assistant_id)
-        await confirm_if_needed(session, [await plan(session, row, body)])
-    return await send(session, assistant_id, body)
+        planned = await plan(session, row, body)
+        if planned.changes_nothing and not force:
+            return Applied(None, None, planned.before, planned.assistant_name, planned.advice, sent=False)
+        await confirm_if_needed(session, [planned])
+    return await send(session, assistant_id, body, force=force)

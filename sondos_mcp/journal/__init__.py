@@ -2,17 +2,16 @@
 
 `open_journal(settings)` picks the store: PostgreSQL when `SONDOS_JOURNAL_URL` is set, else
 SQLite at `SONDOS_JOURNAL` (default: a file in the user's data directory), or none when
-`SONDOS_JOURNAL=off`.
+`SONDOS_JOURNAL=off`. `check_setting(settings)` says, in one line, why the configured one cannot work.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sondos_mcp import telemetry
-from sondos_mcp.errors import JournalError
+from sondos_mcp.errors import JournalError, JournalSettingError
+from sondos_mcp.journal.setting import check_setting, default_journal_path, sqlite_path
 from sondos_mcp.journal.store import (
     OUTCOMES,
     ChangeEntry,
@@ -26,17 +25,6 @@ from sondos_mcp.journal.store import (
 
 if TYPE_CHECKING:
     from sondos_mcp.config import Settings
-
-
-def default_journal_path() -> Path:
-    """The journal's file in the user's data directory (XDG on Linux, the platform's elsewhere)."""
-    if os.name == "nt":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif os.uname().sysname == "Darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "sondos-mcp" / "journal.sqlite3"
 
 
 def open_journal(settings: Settings) -> JournalStore | None:
@@ -55,8 +43,7 @@ def _store(settings: Settings) -> JournalStore | None:
         return None
     from sondos_mcp.journal.sqlite import SqliteJournal
 
-    path = default_journal_path() if settings.journal.strip() in ("", "default") else Path(settings.journal)
-    return SqliteJournal(path.expanduser(), api=settings.api_base)
+    return SqliteJournal(sqlite_path(settings), api=settings.api_base)
 
 
 __all__ = [
@@ -64,8 +51,10 @@ __all__ = [
     "ChangeEntry",
     "ChangeFilter",
     "JournalError",
+    "JournalSettingError",
     "JournalStore",
     "NewChange",
+    "check_setting",
     "default_journal_path",
     "new_change_id",
     "new_set_id",

@@ -22,12 +22,18 @@ from sondos_mcp.errors import AlreadyUndone, JournalError, JournalUnavailable
 from sondos_mcp.journal.store import (
     ACQUIRE,
     COLUMNS,
+    COUNT_PEOPLE,
     FINISH,
+    FORGET_KEY,
+    GET_KEY,
     INSERT,
     MIGRATIONS,
     PRUNE,
+    PRUNE_TICKETS,
+    PUT_KEY,
     RELEASE,
     SCHEMA_VERSION,
+    SPEND_TICKET,
     UNDONE_BY,
     ChangeEntry,
     ChangeFilter,
@@ -229,6 +235,32 @@ class SqliteJournal:
     async def prune(self, before: str) -> int:
         sql = PRUNE.format(p="?")
         return await self._call(lambda c: c.execute(sql, (before,)).rowcount)
+
+    async def sealed_key(self, person: str) -> str | None:
+        row = await self._call(lambda c: c.execute(GET_KEY.format(p="?"), (self.api, person)).fetchone())
+        return str(row[0]) if row else None
+
+    async def enrol(self, ticket: str, expires: float, person: str, sealed: str | None) -> bool:
+        await self.check()
+
+        def work(c: sqlite3.Connection) -> bool:
+            c.execute(PRUNE_TICKETS.format(p="?"), (time.time(),))
+            if c.execute(SPEND_TICKET.format(p="?"), (ticket, expires)).rowcount != 1:
+                return False
+            if sealed is None:
+                c.execute(FORGET_KEY.format(p="?"), (self.api, person))
+            else:
+                c.execute(PUT_KEY.format(p="?"), (self.api, person, sealed, utc_now()))
+            return True
+
+        return await self._call(work, write=True)
+
+    async def forget_key(self, person: str) -> bool:
+        return await self._call(lambda c: c.execute(FORGET_KEY.format(p="?"), (self.api, person)).rowcount > 0)
+
+    async def people(self) -> int:
+        row = await self._call(lambda c: c.execute(COUNT_PEOPLE.format(p="?"), (self.api,)).fetchone())
+        return int(row[0])
 
     async def aclose(self) -> None:
         with self._lock:

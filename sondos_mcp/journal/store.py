@@ -45,20 +45,31 @@ def new_set_id() -> str:
     return "set-" + secrets.token_hex(5)
 
 
+Source = Literal["api", "journal", "unknown"]
+
+
 @dataclass(frozen=True)
 class Before:
-    """The value a change replaced: read from the stored assistant, from this journal, or unknown."""
+    """What a field holds, as far as this server can tell: read from the API's list (`api`), last set
+    through this journal (`journal`: when, and by which change; changes made elsewhere since cannot be
+    seen), or `unknown`. What a change replaced is recorded as one."""
 
     known: bool
     value: Any = None
-    source: Literal["stored", "journal", "unknown"] = "unknown"
+    source: Source = "unknown"
+    at: str | None = None  # journal: when that change finished
+    change_id: str | None = None  # journal: the change that set it
 
     def to_json(self) -> dict[str, Any]:
-        return {"known": self.known, "value": self.value, "source": self.source}
+        out = {"known": self.known, "value": self.value, "source": self.source}
+        return out | ({"at": self.at, "change_id": self.change_id} if self.change_id else {})
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Before:
-        return cls(bool(data.get("known")), data.get("value"), data.get("source", "unknown"))
+        # "stored": what entries written before the rename call `api`.
+        sources: dict[str, Source] = {"stored": "api", "api": "api", "journal": "journal"}
+        source = sources.get(str(data.get("source")), "unknown")
+        return cls(bool(data.get("known")), data.get("value"), source, data.get("at"), data.get("change_id"))
 
 
 @dataclass(frozen=True)
@@ -177,6 +188,21 @@ class JournalStore(Protocol):
 
     async def aclose(self) -> None: ...
 
+    # The key vault beside the journal (HTTP oauth mode): sealed per-person keys, spent enrolment tickets.
+
+    async def sealed_key(self, person: str) -> str | None:
+        """The person's sealed Sondos key on this store's API, if one is on file."""
+
+    async def enrol(self, ticket: str, expires: float, person: str, sealed: str | None) -> bool:
+        """Spend `ticket` and, in the same transaction, store the person's sealed key (None: forget it);
+        False, with nothing stored, when the ticket was spent before."""
+
+    async def forget_key(self, person: str) -> bool:
+        """Forget the person's key; whether one was on file."""
+
+    async def people(self) -> int:
+        """How many people have a key on file for this store's API."""
+
 
 # --- the schema, shared by both backends ------------------------------------------------------
 # Each migration is a list of statements; `{serial}` is the dialect's auto-increment key.
@@ -226,6 +252,19 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE UNIQUE INDEX changes_undone_once ON changes (account, undoes) "
         "WHERE account IS NOT NULL AND undoes IS NOT NULL AND outcome IN ('pending', 'applied', 'unknown')",
+    ],
+    # 5: the key vault (HTTP oauth mode): each person's Sondos key, sealed with SONDOS_VAULT_KEY
+    # (AES-GCM; `person` is a digest of issuer and subject, never either), and the enrolment
+    # tickets already spent, so that a ticket is used once across every replica
+    [
+        """CREATE TABLE person_keys (
+            api TEXT NOT NULL,
+            person TEXT NOT NULL,
+            sealed TEXT NOT NULL,
+            enrolled_at TEXT NOT NULL,
+            PRIMARY KEY (api, person)
+        )""",
+        "CREATE TABLE enrol_tickets (ticket TEXT PRIMARY KEY, expires DOUBLE PRECISION NOT NULL)",
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -309,6 +348,17 @@ UNDONE_BY = (
     "AND outcome IN ('pending', 'applied', 'unknown') ORDER BY seq LIMIT 1"
 )
 PRUNE = "DELETE FROM changes WHERE at < {p}"
+
+# The vault: one statement each; `enrol` runs SPEND_TICKET, then PUT_KEY or FORGET_KEY, in one transaction.
+SPEND_TICKET = "INSERT INTO enrol_tickets (ticket, expires) VALUES ({p}, {p}) ON CONFLICT (ticket) DO NOTHING"
+PRUNE_TICKETS = "DELETE FROM enrol_tickets WHERE expires < {p}"
+PUT_KEY = (
+    "INSERT INTO person_keys (api, person, sealed, enrolled_at) VALUES ({p}, {p}, {p}, {p}) "
+    "ON CONFLICT (api, person) DO UPDATE SET sealed = excluded.sealed, enrolled_at = excluded.enrolled_at"
+)
+GET_KEY = "SELECT sealed FROM person_keys WHERE api = {p} AND person = {p}"
+FORGET_KEY = "DELETE FROM person_keys WHERE api = {p} AND person = {p}"
+COUNT_PEOPLE = "SELECT count(*) FROM person_keys WHERE api = {p}"
 
 
 def acquire_params(api: str, lease: Lease, expires: float, now: float) -> tuple[Any, ...]:

@@ -121,7 +121,7 @@ VOICES = [
     {"id": 3, "name": "Omar", "mode": "pipeline"},
     {"id": 4, "name": "Noura", "mode": "multimodal"},
     {"id": 5, "name": "Khalid", "mode": "multimodal"},
-    {"id": 6, "name": "James", "mode": "pipeline"},
+    {"id": 6, "name": "James", "mode": "pipeline", "languages": ["English"]},  # one that lists its languages
     {"id": 7, "name": "Layla Realtime", "mode": "multimodal"},
 ]
 LANGUAGES = [

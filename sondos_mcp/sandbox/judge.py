@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from sondos_mcp.model import TOOL_ONLY
+
 
 def _ecma_pattern(pattern: str) -> str:
     r"""JSON Schema patterns are ECMA-262: `$` matches only at the very end, where Python's `$`
@@ -55,11 +57,11 @@ def contract_validator(schema: Mapping[str, Any]) -> Any:
 
 def body_schema(input_schema: Mapping[str, Any]) -> dict[str, Any]:
     """The request-body schema: the tool's input schema without the path parameter `id` and the
-    tool-only `dry_run` flag (neither is ever part of a request body)."""
+    tool-only flags (none is ever part of a request body)."""
     schema = copy.deepcopy(dict(input_schema))
-    for name in ("id", "dry_run"):
+    for name in TOOL_ONLY:
         schema["properties"].pop(name, None)
-    schema["required"] = [r for r in schema.get("required", []) if r not in ("id", "dry_run")]
+    schema["required"] = [r for r in schema.get("required", []) if r not in TOOL_ONLY]
     if not schema["required"]:
         del schema["required"]
     schema["minProperties"] = max(1, schema.get("minProperties", 1) - 1)

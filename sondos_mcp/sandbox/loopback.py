@@ -26,8 +26,15 @@ class ThreadedServer:
     def start(self) -> ThreadedServer:
         import uvicorn
 
+        # A client that keeps a connection open (keep-alive) must not hold the shutdown for long.
         config = uvicorn.Config(
-            self.app, host=self.host, port=self.port, log_level="warning", lifespan=self.lifespan, access_log=False
+            self.app,
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            lifespan=self.lifespan,
+            access_log=False,
+            timeout_graceful_shutdown=1,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="uvicorn-thread", daemon=True)

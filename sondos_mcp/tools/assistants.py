@@ -10,11 +10,14 @@ from mcp_types import CallToolResult
 from pydantic import BaseModel, Field, JsonValue
 
 from sondos_mcp import assistants
-from sondos_mcp.domain.changes import apply_change, not_found
+from sondos_mcp.domain.changes import Planned, apply_change, current_values, not_found, plan
 from sondos_mcp.domain.checks import check_update
+from sondos_mcp.domain.session import Session
 from sondos_mcp.errors import InvalidArguments
-from sondos_mcp.model import MAX_ID, Integer, Omittable, UpdateAssistantArgs
-from sondos_mcp.preview import Change, diff, stored_to_update
+from sondos_mcp.feedback import Notice
+from sondos_mcp.journal.store import Before
+from sondos_mcp.model import MAX_ID, TOOL_ONLY, Integer, Omittable, UpdateAssistantArgs
+from sondos_mcp.preview import Change, describe_known, stored_to_update
 from sondos_mcp.references import rows_of
 from sondos_mcp.results import Outcome, success
 from sondos_mcp.tools.base import Args, ToolContext, ToolSpec, overwrites, parse, read_only
@@ -27,6 +30,7 @@ class UpdateOutcome(Outcome):
     applied: bool | Literal["unknown"] | None = None
     id: int | None = None
     changed_fields: list[str] | None = None
+    unchanged_fields: list[str] | None = None
     data: dict[str, JsonValue] | None = None
     preview: list[Change] | None = None
     change_id: str | None = None
@@ -43,12 +47,25 @@ async def update_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> Ca
     verdict = await check_update(session, arguments)
     if not verdict.ok or verdict.args is None:
         raise InvalidArguments(verdict.problems, verdict.suggested)
-    warnings = verdict.warnings
     args = verdict.args
     body = args.body(order=list(arguments))
     if args.dry_run:
-        return await _preview(ctx, args.id, body, warnings)
-    applied = await apply_change(session, args.id, body)
+        return await _preview(session, args.id, body, verdict.warnings)
+    applied = await apply_change(session, args.id, body, force=args.force)
+    warnings = verdict.warnings + applied.warnings
+    if not applied.sent:
+        already = "; ".join(f"{f} {json.dumps(v, ensure_ascii=False)}" for f, v in body.items())
+        outcome = UpdateOutcome(
+            ok=True,
+            applied=False,
+            message=f"Nothing sent: assistant {args.id} already has {already}",
+            id=args.id,
+            changed_fields=[],
+            unchanged_fields=list(body),
+            warnings=warnings or None,
+        )
+        lines = [outcome.message + ".", *(w.line() for w in warnings), "force: true sends it anyway."]
+        return success(outcome, "\n".join(lines))
     answer = applied.answer
     ctx.lookups.forget_assistants()
     data = answer.get("data") if isinstance(answer, dict) else None
@@ -62,33 +79,66 @@ async def update_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> Ca
         id=args.id,
         changed_fields=changed,
         data=data if isinstance(data, dict) else None,
-        warnings=(warnings + applied.warnings) or None,
+        warnings=warnings or None,
         change_id=applied.change_id,
+        # What was sent against what it replaced, as journaled (unknown with the journal off): the
+        # change view's before → after.
+        preview=changes_of(Planned(args.id, body, {f: applied.before.get(f, Before(False)) for f in body}, name)),
     )
-    lines = [f"Updated {label}: {', '.join(changed)}."] + [f"Warning: {w}" for w in warnings + applied.warnings]
+    lines = [f"Updated {label}: {', '.join(changed)}."] + [w.line() for w in warnings]
     if applied.change_id:
         lines.append(f"Journaled as {applied.change_id}; undo_change reverts it.")
     return success(outcome, "\n".join(lines))
 
 
-async def _preview(ctx: ToolContext, assistant_id: int, body: dict[str, Any], warnings: list[str]) -> CallToolResult:
-    row = await assistants.find(ctx.lookups, assistant_id)
+def changes_of(planned: Planned) -> list[Change]:
+    """Per field: what it holds now (and where that is known from), what it would become, and whether it changes."""
+    out = []
+    for name, after in planned.fields.items():
+        b = planned.before[name]
+        changed = (b.value != after) if b.known else None
+        source = b.source if b.known else None
+        out.append(
+            Change(
+                field=name,
+                before=b.value,
+                before_known=b.known,
+                after=after,
+                changed=changed,
+                source=source,
+                set_at=b.at,
+            )
+        )
+    return out
+
+
+def change_line(c: Change) -> str:
+    before = describe_known(c.before, c.source or "", c.set_at) if c.before_known else "unknown"
+    mark = " (already so)" if c.changed is False else ""
+    return f"- {c.field}: {before} → {json.dumps(c.after, ensure_ascii=False)}{mark}"
+
+
+async def _preview(session: Session, assistant_id: int, body: dict[str, Any], warnings: list[Notice]) -> CallToolResult:
+    row = await assistants.find(session.lookups, assistant_id)
     if row is None:
         raise not_found(assistant_id)
-    changes = diff(row, body)
+    planned = await plan(session, row, body)
+    changes = changes_of(planned)
+    warnings = warnings + planned.advice
     lines = [f"Preview for assistant {assistant_id} ({row.get('name')}); nothing was sent:"]
-    for c in changes:
-        before = json.dumps(c.before, ensure_ascii=False) if c.before_known else "unknown"
-        mark = "" if c.changed is not False else " (no change)"
-        lines.append(f"- {c.field}: {before} → {json.dumps(c.after, ensure_ascii=False)}{mark}")
-    lines += [f"Warning: {w}" for w in warnings]
-    lines.append("Call again without dry_run to apply.")
+    lines += [change_line(c) for c in changes]
+    lines += [w.line() for w in warnings]
+    if planned.changes_nothing:
+        lines.append("Every field already holds its value: applying sends nothing unless force: true.")
+    else:
+        lines.append("Call again without dry_run to apply.")
     outcome = UpdateOutcome(
         ok=True,
         applied=False,
         message="Preview only; nothing was sent",
         id=assistant_id,
         changed_fields=[c.field for c in changes if c.changed is not False],
+        unchanged_fields=planned.unchanged or None,
         preview=changes,
         warnings=warnings or None,
     )
@@ -161,11 +211,21 @@ class IdArgs(Args):
     id: Integer = Field(description="Assistant id", ge=1, le=MAX_ID)
 
 
+class SetHere(BaseModel):
+    value: JsonValue = None
+    at: str | None = None
+    change_id: str | None = None
+
+
 class AssistantView(BaseModel):
     id: int
     name: str | None = None
     status: str | None = None
-    settings: dict[str, JsonValue]
+    settings: dict[str, JsonValue]  # as the API's list shows them
+    # Fields the list does not show, as this server last set them (changes elsewhere are not visible).
+    last_set_here: dict[str, SetHere]
+    unknown: list[str]
+    sources: dict[str, Literal["api", "journal", "unknown"]]
     other: dict[str, JsonValue]
 
 
@@ -173,19 +233,45 @@ class GetAssistantOutcome(Outcome):
     assistant: AssistantView | None = None
 
 
+async def assistant_view(ctx: ToolContext, assistant_id: int) -> AssistantView:
+    """One assistant as get_assistant shows it (so does the sondos://assistants/{id} resource)."""
+    session = ctx.session()
+    row = await assistants.find(ctx.lookups, assistant_id)
+    if row is None:
+        raise not_found(assistant_id)
+    settings, other = stored_to_update(row)
+    known = await current_values(session, row, [f for f in UPDATE_ARGS_FIELDS if f not in settings])
+    here = {f: SetHere(value=b.value, at=b.at, change_id=b.change_id) for f, b in known.items() if b.known}
+    unknown = [f for f, b in known.items() if not b.known]
+    sources: dict[str, Literal["api", "journal", "unknown"]] = {f: "api" for f in settings}
+    sources.update({f: "journal" for f in here})
+    sources.update({f: "unknown" for f in unknown})
+    return AssistantView(
+        id=assistant_id,
+        name=row.get("name"),
+        status=row.get("status"),
+        settings=settings,
+        last_set_here=here,
+        unknown=unknown,
+        sources=sources,
+        other=other,
+    )
+
+
 async def get_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
     args = parse(IdArgs, arguments)
-    row = await assistants.find(ctx.lookups, args.id)
-    if row is None:
-        raise not_found(args.id)
-    settings, other = stored_to_update(row)
-    view = AssistantView(id=args.id, name=row.get("name"), status=row.get("status"), settings=settings, other=other)
-    lines = [f"Assistant {args.id} ({row.get('name')}, {row.get('status')}); settings in update_assistant names:"]
-    lines += [f"- {k}: {_short(v)}" for k, v in settings.items()]
-    lines.append(
-        "Not readable here (unknown until set): " + ", ".join(f for f in UPDATE_ARGS_FIELDS if f not in settings)
-    )
+    view = await assistant_view(ctx, args.id)
+    lines = [f"Assistant {args.id} ({view.name}, {view.status}); settings in update_assistant names:"]
+    lines += [f"- {k}: {_short(v)}" for k, v in view.settings.items()]
+    lines += [f"- {k}: {describe_known(_short_value(h.value), 'journal', h.at)}" for k, h in view.last_set_here.items()]
+    if view.unknown:
+        lines.append("Not readable here (unknown until set): " + ", ".join(view.unknown))
     return success(GetAssistantOutcome(ok=True, message=lines[0], assistant=view), "\n".join(lines))
+
+
+def _short_value(value: Any, limit: int = 80) -> Any:
+    text = json.dumps(value, ensure_ascii=False)
+    return value if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -232,7 +318,7 @@ def _list_tool(
         description=description,
         input_model=args_model,
         output_model=ItemsOutcome,
-        annotations=read_only(title),
+        annotations=read_only(),
         handler=handler,
     )
 
@@ -250,7 +336,7 @@ async def _phones(ctx: ToolContext, args: PhoneArgs) -> list[dict[str, Any]]:
 # --- the table -----------------------------------------------------------------------------
 
 
-UPDATE_ARGS_FIELDS = [f for f in UpdateAssistantArgs.model_fields if f not in ("id", "dry_run")]
+UPDATE_ARGS_FIELDS = [f for f in UpdateAssistantArgs.model_fields if f not in TOOL_ONLY]
 
 ASSISTANT_TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
@@ -259,7 +345,7 @@ ASSISTANT_TOOLS: tuple[ToolSpec, ...] = (
         description="Assistants as id, name, status, direction (receive|make), mode; paged. Use query to find by name.",
         input_model=ListAssistantsArgs,
         output_model=ListAssistantsOutcome,
-        annotations=read_only("List assistants"),
+        annotations=read_only(),
         handler=list_assistants,
     ),
     ToolSpec(
@@ -269,7 +355,7 @@ ASSISTANT_TOOLS: tuple[ToolSpec, ...] = (
         "endpoint exists, so this pages the list (cached briefly).",
         input_model=IdArgs,
         output_model=GetAssistantOutcome,
-        annotations=read_only("Get assistant settings"),
+        annotations=read_only(),
         handler=get_assistant,
         echo_fields=("id",),
     ),
@@ -279,7 +365,7 @@ ASSISTANT_TOOLS: tuple[ToolSpec, ...] = (
         description=UPDATE_DESCRIPTION,
         input_model=UpdateAssistantArgs,
         output_model=UpdateOutcome,
-        annotations=overwrites("Update assistant settings", idempotent=True),
+        annotations=overwrites(idempotent=True),
         handler=update_assistant,
         echo_fields=("id",),
     ),

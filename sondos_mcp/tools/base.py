@@ -18,7 +18,7 @@ from sondos_mcp.errors import InvalidArguments
 from sondos_mcp.feedback import FeedbackBuilder, suggested_arguments
 from sondos_mcp.references import Lookups
 from sondos_mcp.schema import input_schema, model_schema
-from sondos_mcp.trust import Trust
+from sondos_mcp.trust import Person, Trust
 
 if TYPE_CHECKING:
     import anyio
@@ -39,6 +39,8 @@ class ToolContext:
     request: ServerRequestContext[Any] | None = None
     # The call's deadline; the time a person takes to confirm a change is not counted against it.
     deadline: anyio.CancelScope | None = None
+    # The signed-in person (HTTP oauth mode), else None.
+    person: Person | None = None
 
     def headers(self) -> Any:
         """The caller's transport headers (HTTP), or None (stdio)."""
@@ -46,7 +48,7 @@ class ToolContext:
 
     def session(self) -> Session:
         """The domain's view of this call: who is calling, for which account, how to ask the person."""
-        caller = self.trust.caller(self.headers(), self.api.key_fingerprint())
+        caller = self.trust.caller(self.headers(), self.api.key_fingerprint(), self.person)
         request, deadline = self.request, self.deadline
 
         async def ask(items: Any, verb: str) -> None:
@@ -106,27 +108,32 @@ def parse(model: type[BaseModel], arguments: Mapping[str, Any]) -> Any:
         raise InvalidArguments(problems, suggested_arguments(arguments, problems)) from None
 
 
-ERROR_ONLY = ("error", "problems", "suggested_arguments")
+# Left out of output schemas: what only error results carry, and the warnings any result may carry
+# (the text says them too). Clients check only successful results against the schema, every listed
+# property costs tokens in every conversation, and extra properties still conform.
+UNLISTED = ("error", "problems", "suggested_arguments", "warnings")
 
 
 @functools.cache
 def output_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The success shape. Fields only error results carry are left out: clients check only successful
-    results against it, every listed property costs tokens, and extra properties still conform."""
+    """The success shape, without the `UNLISTED` properties."""
     schema = model_schema(model, first=("ok", "message"), shallow=True)
-    schema["properties"] = {k: v for k, v in schema["properties"].items() if k not in ERROR_ONLY}
+    schema["properties"] = {k: v for k, v in schema["properties"].items() if k not in UNLISTED}
     return schema
 
 
-def read_only(title: str, *, open_world: bool = True) -> ToolAnnotations:
+# The tool's title is the Tool's own `title`; repeating it in the annotations costs tokens and says nothing.
+
+
+def read_only(*, open_world: bool = True) -> ToolAnnotations:
     """A tool that changes nothing; `open_world` False when it reads only this server's own state."""
     return ToolAnnotations(
-        title=title, read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=open_world
+        read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=open_world
     )
 
 
-def overwrites(title: str, *, idempotent: bool) -> ToolAnnotations:
+def overwrites(*, idempotent: bool) -> ToolAnnotations:
     """A tool that changes live assistants' settings (always destructive: a setting is overwritten)."""
     return ToolAnnotations(
-        title=title, read_only_hint=False, destructive_hint=True, idempotent_hint=idempotent, open_world_hint=True
+        read_only_hint=False, destructive_hint=True, idempotent_hint=idempotent, open_world_hint=True
     )

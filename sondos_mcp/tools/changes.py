@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -13,10 +14,10 @@ from sondos_mcp.domain.change_sets import Member, apply_set, choose, plan_set
 from sondos_mcp.domain.session import Session
 from sondos_mcp.domain.undo import UndoField, confirm_undo, effective_outcome, journal_of, plan_undo, run_undo, show
 from sondos_mcp.errors import InvalidArguments
-from sondos_mcp.feedback import FeedbackBuilder, Problem
+from sondos_mcp.feedback import FeedbackBuilder, Notice, Problem
 from sondos_mcp.journal import ChangeEntry, ChangeFilter
 from sondos_mcp.journal.store import Before, iso_utc
-from sondos_mcp.model import MAX_ID, Integer, Omittable
+from sondos_mcp.model import MAX_ID, TOOL_ONLY, Integer, Omittable
 from sondos_mcp.results import Outcome, refusal, success
 from sondos_mcp.schema import input_schema
 from sondos_mcp.tools.base import Args, ToolContext, ToolSpec, overwrites, parse, read_only
@@ -42,6 +43,7 @@ class FieldChange(BaseModel):
     before: JsonValue = None
     before_known: bool
     after: JsonValue
+    changed: bool | None = None  # None: the value before is not known
 
 
 class ChangeView(BaseModel):
@@ -208,34 +210,37 @@ class UpdateAssistantsArgs(Args):
         description="update_assistant fields, no id", json_schema_extra={"minProperties": 1}
     )
     dry_run: bool = Field(False)
+    force: bool = Field(False)
 
 
 class SetMember(BaseModel):
     id: int
     name: str | None = None
-    outcome: str  # planned, applied, refused, not_sent, failed, unknown, not_attempted
+    outcome: str  # planned, applied, unchanged, refused, not_sent, failed, unknown, not_attempted
     change_id: str | None = None
     preview: list[FieldChange] | None = None
     problems: list[Problem] | None = None
+    warnings: list[Notice] | None = None
     error: str | None = None
 
 
 class UpdateAssistantsOutcome(Outcome):
     applied: bool | None = None
     change_set: str | None = None
+    # Members by outcome (applied, unchanged, refused, unknown, …).
+    counts: dict[str, int] | None = None
     assistants: list[SetMember] | None = None
 
 
 def _member(m: Member) -> SetMember:
     p = m.planned
-    preview = (
-        [
-            FieldChange(field=f, before=p.before[f].value, before_known=p.before[f].known, after=v)
-            for f, v in p.fields.items()
-        ]
-        if p is not None
-        else None
-    )
+    preview = None
+    if p is not None:
+        preview = []
+        for f, v in p.fields.items():
+            b = p.before[f]
+            changed = (b.value != v) if b.known else None
+            preview.append(FieldChange(field=f, before=b.value, before_known=b.known, after=v, changed=changed))
     return SetMember(
         id=m.id,
         name=m.name,
@@ -243,14 +248,19 @@ def _member(m: Member) -> SetMember:
         change_id=m.change_id,
         preview=preview,
         problems=m.problems or None,
+        warnings=(p.advice or None) if p is not None else None,
         error=m.error,
     )
+
+
+def _counts(members: list[SetMember]) -> dict[str, int]:
+    return dict(Counter(m.outcome for m in members))
 
 
 async def update_assistants(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
     args: UpdateAssistantsArgs = parse(UpdateAssistantsArgs, arguments)
     builder = FeedbackBuilder(input_schema(UpdateAssistantsArgs), arguments)
-    misplaced = [k for k in ("id", "dry_run") if k in args.changes]
+    misplaced = [k for k in TOOL_ONLY if k in args.changes]
     if misplaced:
         raise InvalidArguments(
             [builder.problem(f"changes.{k}", "misplaced", f"{k} belongs beside changes, not in it") for k in misplaced]
@@ -275,33 +285,55 @@ async def update_assistants(ctx: ToolContext, arguments: Mapping[str, Any]) -> C
         return refusal(outcome, "\n".join([outcome.message + ":", *map(_member_line, members)]))
     if args.dry_run:
         members = [_member(m) for m in planned.members]
+        already = sum(1 for m in planned.members if m.planned is not None and m.planned.changes_nothing)
         head = f"Preview of a change to {len(members)} assistants; nothing was sent"
-        outcome = UpdateAssistantsOutcome(ok=True, message=head, applied=False, assistants=members)
+        if already:
+            head += f"; {already} already so (not sent unless force: true)"
+        counts = {"planned": len(members) - already, "unchanged": already}
+        outcome = UpdateAssistantsOutcome(
+            ok=True, message=head, applied=False, counts={k: v for k, v in counts.items() if v}, assistants=members
+        )
         tail = "Call again without dry_run to apply."
         return success(outcome, "\n".join([head + ":", *map(_member_line, members), tail]))
-    change_set = await apply_set(session, planned)
+    change_set = await apply_set(session, planned, force=args.force)
     members = [_member(m) for m in planned.members]
-    total, done = len(members), sum(m.outcome == "applied" for m in members)
-    stopped = next((m for m in members if m.outcome not in ("applied", "not_attempted")), None)
+    counts = _counts(members)
+    total, done = len(members), counts.get("applied", 0)
+    stopped = next((m for m in members if m.outcome not in ("applied", "unchanged", "not_attempted")), None)
     head = f"Change set {change_set}: {done} of {total} assistants updated"
+    if counts.get("unchanged"):
+        head += f", {counts['unchanged']} already so (not sent)"
     if stopped is not None:
         head += f"; stopped at assistant {stopped.id} ({stopped.outcome})"
     outcome = UpdateAssistantsOutcome(
-        ok=stopped is None, message=head, applied=done > 0, change_set=change_set, assistants=members
+        ok=stopped is None,
+        message=head,
+        applied=done > 0,
+        change_set=change_set if done else None,
+        counts=counts,
+        assistants=members,
     )
     lines = [head + ":", *map(_member_line, members)]
     if stopped is not None and stopped.outcome == "unknown":
         lines.append(f"Assistant {stopped.id}: the change may or may not have landed; read it back before retrying.")
     if done:
         lines.append(f"undo_change with {change_set} reverts the whole set.")
+    elif counts.get("unchanged") == total:
+        lines.append("Nothing was sent: every assistant already holds these values; force: true sends anyway.")
     return (refusal if stopped is not None else success)(outcome, "\n".join(lines))
 
 
 def _member_line(m: SetMember) -> str:
-    parts = "; ".join(f"{f.field} {show(f.before, f.before_known)} → {show(f.after)}" for f in m.preview or [])
+    parts = "; ".join(
+        f"{f.field} {show(f.before, f.before_known)} → {show(f.after)}"
+        + (" (already so)" if f.changed is False else "")
+        for f in m.preview or []
+    )
     line = f"- {m.id} {m.name or ''} [{m.outcome}] {parts}".rstrip()
     for p in m.problems or []:
         line += f"\n    {p.field}: {p.message}"
+    for w in m.warnings or []:
+        line += f"\n    {w.line()}"
     if m.error:
         line += f"\n    {m.error}"
     return line
@@ -317,7 +349,7 @@ CHANGE_TOOLS: tuple[ToolSpec, ...] = (
         description="Journal of changes sent, newest first: who, when, before → after, outcome.",
         input_model=ListChangesArgs,
         output_model=ListChangesOutcome,
-        annotations=read_only("List changes", open_world=False),
+        annotations=read_only(open_world=False),
         handler=list_changes,
     ),
     ToolSpec(
@@ -325,8 +357,8 @@ CHANGE_TOOLS: tuple[ToolSpec, ...] = (
         title="Update several assistants",
         description="One change to several assistants as one change set; none sent if any is refused.",
         input_model=UpdateAssistantsArgs,
-        output_model=None,
-        annotations=overwrites("Update several assistants", idempotent=True),
+        output_model=UpdateAssistantsOutcome,
+        annotations=overwrites(idempotent=True),
         handler=update_assistants,
     ),
     ToolSpec(
@@ -335,7 +367,7 @@ CHANGE_TOOLS: tuple[ToolSpec, ...] = (
         description="Restore a change's (or set's) before-values; fields changed since need force.",
         input_model=UndoArgs,
         output_model=None,  # tools/list token budget: the text and structuredContent speak for themselves
-        annotations=overwrites("Undo a change", idempotent=False),
+        annotations=overwrites(idempotent=False),
         handler=undo_change,
     ),
 )

