@@ -284,8 +284,9 @@ class _SdkSpans:
 
     What a client sends stays out of its spans: it names a span after the request's `name`
     parameter and sets a failure's message as its status, so an unknown tool called "Riyadh Sales"
-    would name a span after an assistant. It sees a view of the request without a foreign name
-    (the rest of the chain, and the client, see the request and its answer as they are).
+    would name a span after an assistant. It sees a view of the request without a name that is not
+    one of our tools' or prompts' (the rest of the chain, and the client, see the request and its
+    answer as they are).
 
     A call whose trace is not sampled (`OTEL_TRACES_SAMPLER`) makes its upstream requests without
     the httpx instrumentation: no span of theirs would be recorded, and the instrumentation's own
@@ -297,17 +298,18 @@ class _SdkSpans:
         from opentelemetry.instrumentation.utils import suppress_http_instrumentation
         from opentelemetry.trace import get_current_span
 
+        from sondos_mcp.prompts import PROMPTS_BY_NAME
         from sondos_mcp.tools import TOOLS_BY_NAME
 
         self.inner = inner
         self.error = MCPError
-        self.tools = frozenset(TOOLS_BY_NAME)
+        self.ours = {"tools/call": frozenset(TOOLS_BY_NAME), "prompts/get": frozenset(PROMPTS_BY_NAME)}
         self.current_span = get_current_span
         self.unrecorded = suppress_http_instrumentation
 
     async def __call__(self, ctx: Any, call_next: Any) -> Any:
         name = ctx.params.get("name") if ctx.params else None
-        foreign = name is not None and not (ctx.method == "tools/call" and name in self.tools)
+        foreign = name is not None and name not in self.ours.get(ctx.method, ())
         raised: list[Exception] = []
 
         async def inside(_: Any) -> Any:
