@@ -7,7 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
 WORKDIR /app
 COPY pyproject.toml README.md LICENSE ./
 COPY sondos_mcp ./sondos_mcp
-RUN pip install ".[postgres,oauth]" "httptools>=0.6" \
+RUN pip install ".[postgres,oauth,observability]" "httptools>=0.6" \
     && useradd --create-home --uid 10001 sondos \
     && mkdir /data && chown sondos /data
 

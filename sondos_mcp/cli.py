@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
-from sondos_mcp import __version__
+from sondos_mcp import __version__, telemetry
 from sondos_mcp.config import Settings, describe, env_name, setting_errors
 from sondos_mcp.logs import configure_logging
 
@@ -150,6 +150,14 @@ def serve_stdio(settings: Settings) -> int:
 
     warn_without_key(settings, "stdio")
     server = build_server(settings)
+    if telemetry.tracing_requested():  # OTEL_EXPORTER_OTLP_ENDPOINT; otherwise nothing more is imported
+        from sondos_mcp.observability import ObservabilityUnavailable, trace_server
+
+        try:
+            trace_server(server)
+        except ObservabilityUnavailable as exc:
+            print(f"sondos-mcp: {exc}", file=sys.stderr)
+            return 2
     settle_heap()
 
     async def run() -> None:
@@ -191,10 +199,12 @@ def serve_http(settings: Settings) -> int:
     import uvicorn
 
     from sondos_mcp.http import UnsafeConfiguration, check_safety, create_app
+    from sondos_mcp.observability import ObservabilityUnavailable, check_available, multiprocess_metrics
 
     try:
         check_safety(settings)
-    except UnsafeConfiguration as exc:
+        check_available(settings)
+    except (UnsafeConfiguration, ObservabilityUnavailable) as exc:
         print(f"sondos-mcp: {exc}", file=sys.stderr)
         return 2
     try:
@@ -226,5 +236,9 @@ def serve_http(settings: Settings) -> int:
             os.environ[env_name(name)] = str(value)
         if settings.api_key is not None:
             os.environ["SONDOS_API_KEY"] = settings.api_key.get_secret_value()
-        uvicorn.run("sondos_mcp.http:create_app", factory=True, fd=sock.fileno(), workers=settings.workers, **options)
+        # Each worker counts into files of one directory, and a scrape of any worker reads them all.
+        with multiprocess_metrics(settings):
+            uvicorn.run(
+                "sondos_mcp.http:create_app", factory=True, fd=sock.fileno(), workers=settings.workers, **options
+            )
     return 0

@@ -7,6 +7,7 @@ import functools
 import hashlib
 import json as jsonlib
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from sondos_mcp import __version__
+from sondos_mcp import __version__, telemetry
 from sondos_mcp.config import Settings
 from sondos_mcp.errors import (
     READ_BACK_HINT,
@@ -284,13 +285,16 @@ class SondosApi:
             record.write_sent = True  # from here on the API may have it, until a connect error says otherwise
         request = self.http.build_request(method, self.base_url + path, params=params, json=json, headers=headers)
         unknown_hint = READ_BACK_HINT if writes else None
+        started, status = time.perf_counter(), "error"
         try:
             response = await self.http.send(request, stream=True)
+            status = str(response.status_code)
             try:
                 content = await self._read_capped(response, writes)
             finally:
                 await response.aclose()
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            status = "connect_error"
             if record is not None:
                 record.write_sent = sent_before
             raise _NotSent(
@@ -298,6 +302,7 @@ class SondosApi:
                 hint=f"Check SONDOS_BASE_URL (now {self.base_url}) and this machine's network or proxy.",
             ) from exc
         except httpx.TimeoutException as exc:
+            status = "timeout"
             raise UpstreamTimeout(
                 f"The Sondos API did not answer in time ({type(exc).__name__})",
                 hint=unknown_hint or "Nothing was changed; the same call may succeed later.",
@@ -318,6 +323,8 @@ class SondosApi:
                 hint=unknown_hint,
                 outcome="unknown" if writes else "not_applied",
             ) from exc
+        finally:
+            telemetry.hooks.upstream(method, path, status, time.perf_counter() - started)
         log.info("%s %s -> %s", method, path, response.status_code)
         try:
             body = jsonlib.loads(content) if content.strip() else None

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         "WARNING", description="stderr log level"
     )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="stderr log lines: text, or one JSON object per line (with request and trace ids)"
+    )
     sandbox: bool = Field(False, description="Serve against the built-in sandbox API with demo data; no key needed")
 
     # Streamable HTTP (`--transport http`). Comma-separated lists in the environment.
@@ -106,6 +109,13 @@ class Settings(BaseSettings):
     cache_entries: int = Field(1024, ge=16, description="Lookup cache entries kept at most")
     http_header_timeout: float = Field(10.0, gt=0, le=300, description="Seconds a client has to send a request")
     http_max_connections: int = Field(2048, ge=1, description="Open HTTP connections per worker; more are closed")
+
+    # Metrics over HTTP (docs/deployment.md, "Metrics, traces and logs"); traces follow OTEL_* variables.
+    metrics: bool = Field(False, description="Serve Prometheus metrics at /metrics (needs sondos-mcp[observability])")
+    metrics_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks that may read /metrics without authentication (e.g. 127.0.0.1,10.0.0.0/8)",
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -186,12 +196,27 @@ class Settings(BaseSettings):
                 raise ValueError(f"http_tokens_file: cannot read {self.http_tokens_file} ({reason})") from None
         return self
 
-    @field_validator("http_tokens", "http_allowed_hosts", "http_allowed_origins", mode="before")
+    @field_validator("http_tokens", "http_allowed_hosts", "http_allowed_origins", "metrics_allow", mode="before")
     @classmethod
     def _comma_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (such as 127.0.0.1 or 10.0.0.0/8)"
+                ) from None
+        return value
+
+    def metrics_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(entry, strict=False) for entry in self.metrics_allow]
 
     def bearer_tokens(self) -> list[str]:
         """Configured tokens from the environment and the tokens file, read once at start-up."""

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sondos_mcp import observability
 from sondos_mcp.client import MAX_KEY_LENGTH, valid_key
 from sondos_mcp.config import Settings
 from sondos_mcp.logs import configure_logging
@@ -106,8 +107,11 @@ def _unauthorized(message: str) -> Response:
     )
 
 
+GUARDED_PATHS = ("/mcp", "/metrics")  # /metrics: unless the caller's address is in SONDOS_METRICS_ALLOW
+
+
 class AuthMiddleware:
-    """Guards /mcp: a configured bearer token (shared mode) or the caller's own key (per-user mode)."""
+    """Guards /mcp and /metrics: a configured bearer token (shared mode) or the caller's own key (per-user mode)."""
 
     def __init__(self, app: ASGIApp, *, mode: str, tokens: list[str], key_header: str) -> None:
         self.app = app
@@ -123,9 +127,9 @@ class AuthMiddleware:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         # Checked on the headers alone: a refused request is answered before its body is read.
-        if scope["type"] != "http" or not scope["path"].startswith("/mcp"):
+        if scope["type"] != "http" or not scope["path"].startswith(GUARDED_PATHS):
             return await self.app(scope, receive, send)
-        if scope["method"] == "GET":
+        if scope["method"] == "GET" and scope["path"].startswith("/mcp"):
             # Stateless mode has no stream to resume or listen on: the spec's answer is 405.
             return await _method_not_allowed(scope, receive, send)
         if self.mode in ("none", "oauth"):  # oauth: the OAuth gate inside has answered already
@@ -189,6 +193,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         people = Enrolment(settings, checker)
         routes += http_oauth.metadata_routes(settings) + people.routes()
     server = build_server(settings, request_key=caller_key if mode == "per_user" else None, people=people)
+    observability.trace_server(server)
+    metrics_app, metrics_routes = observability.install_metrics(server, settings)
+    routes += metrics_routes
     any_host = "*" in settings.http_allowed_hosts
     allowed = settings.http_allowed_hosts + ([urlsplit(settings.public_url).netloc] if settings.public_url else [])
     hosts = LOOPBACK_HOSTS + [h for host in allowed if host != "*" for h in (host, f"{host}:*")]
@@ -211,6 +218,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if people is not None:
         http_oauth.protect(app, settings, checker)
     app.add_middleware(AuthMiddleware, mode=mode, tokens=settings.bearer_tokens(), key_header=header)
+    app.add_middleware(observability.RequestObservability, metrics_app=metrics_app, allow=settings.metrics_networks())
     log.info("HTTP transport ready: auth=%s, allowed hosts=%s", mode, hosts)
     settle_heap()
     return app

@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from sondos_mcp import telemetry
 from sondos_mcp.journal import JournalStore
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class Vault:
         self._api = api
         self._audience = audience  # this server's resource: a ticket is good here only
         self._store = store
+        self._counted = False  # the enrolled-people gauge is read from the store once, then on each change
 
     def __repr__(self) -> str:
         return "Vault()"
@@ -76,7 +78,13 @@ class Vault:
         store = await self._store()
         if store is None:
             raise VaultUnavailable("the key vault lives beside the journal, and the journal is off")
+        if not self._counted:
+            self._counted = True
+            await self._report(store)
         return store
+
+    async def _report(self, store: JournalStore) -> None:
+        telemetry.set_enrolled_people(await store.people())  # a metric when metrics are on; else nothing
 
     # --- sealing ---
 
@@ -117,10 +125,16 @@ class Vault:
         """Store `key` for the ticket's person (None: forget theirs) and spend the ticket, in one
         transaction; False, storing nothing, when the ticket was spent already."""
         sealed = None if key is None else self.seal(ticket.person, key)
-        return await (await self._ready()).enrol(ticket.id, ticket.expires, ticket.person, sealed)
+        store = await self._ready()
+        stored = await store.enrol(ticket.id, ticket.expires, ticket.person, sealed)
+        await self._report(store)
+        return stored
 
     async def forget(self, person: str) -> bool:
-        return await (await self._ready()).forget_key(person)
+        store = await self._ready()
+        forgotten = await store.forget_key(person)
+        await self._report(store)
+        return forgotten
 
     async def people(self) -> int:
         return await (await self._ready()).people()

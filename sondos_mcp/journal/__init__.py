@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sondos_mcp import telemetry
 from sondos_mcp.errors import JournalError, JournalSettingError
 from sondos_mcp.journal.setting import check_setting, default_journal_path, sqlite_path
 from sondos_mcp.journal.store import (
@@ -28,6 +29,12 @@ if TYPE_CHECKING:
 
 def open_journal(settings: Settings) -> JournalStore | None:
     """The configured store (not yet opened: `open()` connects and migrates); None when the journal is off."""
+    store = _store(settings)
+    # With metrics on, a store that times its writes; otherwise this very store.
+    return telemetry.hooks.journal(store) if store is not None else None
+
+
+def _store(settings: Settings) -> JournalStore | None:
     if settings.journal_url is not None:
         from sondos_mcp.journal.postgres import PostgresJournal
 
