@@ -19,11 +19,24 @@ calls it, and it runs in every worker).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from typing import Any, ClassVar
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from sondos_mcp.config import Settings
+
+
+def _no_delay(transport: asyncio.BaseTransport) -> None:
+    """Send small writes at once. The CLI binds the port itself and gives uvicorn the descriptor,
+    which uvicorn wraps as a Unix socket, so asyncio does not set TCP_NODELAY as it does for TCP:
+    each answer's second write (the body after the headers) then waits for the client's delayed
+    ACK, about 40 ms."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):  # a real Unix socket has no such option
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class _Guard:
@@ -39,6 +52,7 @@ class _Guard:
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
+        _no_delay(transport)
         if len(self.connections) > self.max_connections:
             self.transport.abort()  # the stream transport uvicorn's connection_made has just kept
             return
