@@ -161,7 +161,7 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("must be an absolute https:// URL")
-        if parts.scheme == "http" and not _loopback(parts.hostname):
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
             raise ValueError("must be https:// (http:// only on loopback: 127.0.0.1, ::1, localhost)")
         return value
 
@@ -263,7 +263,7 @@ def vault_key_bytes(text: str) -> bytes | None:
     return raw if len(raw) == 32 and base64.urlsafe_b64encode(raw).decode() == text else None
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:

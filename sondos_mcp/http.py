@@ -11,7 +11,6 @@ call and a load balancer needs no affinity. Run it through the CLI
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -27,7 +26,7 @@ from starlette.routing import Route
 
 from sondos_mcp import observability
 from sondos_mcp.client import MAX_KEY_LENGTH, valid_key
-from sondos_mcp.config import Settings
+from sondos_mcp.config import Settings, is_loopback
 from sondos_mcp.logs import configure_logging
 from sondos_mcp.server import build_server, settle_heap
 
@@ -42,15 +41,6 @@ LOOPBACK_ORIGINS = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"
 
 class UnsafeConfiguration(ValueError):
     """The HTTP server would be exposed without authentication, or is configured inconsistently."""
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def check_safety(settings: Settings) -> None:

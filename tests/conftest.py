@@ -127,6 +127,21 @@ def make_settings(base_url: str, **overrides: Any) -> Settings:
     return Settings(**(values | overrides))
 
 
+@pytest.fixture(scope="module")
+def still() -> Iterator[SandboxServer]:
+    """One sandbox per module for the tests that change nothing: starting and stopping one costs more
+    than they do."""
+    with SandboxServer() as server:
+        yield server
+
+
+@pytest.fixture
+async def reader(still: SandboxServer) -> AsyncIterator[Client]:
+    """A session to a server on the shared sandbox, for reads."""
+    async with Client(build_server(make_settings(still.base_url))) as session:
+        yield session
+
+
 @pytest.fixture
 def settings(sandbox: SandboxServer) -> Settings:
     return make_settings(sandbox.base_url)

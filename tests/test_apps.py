@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from mcp import Client
@@ -21,18 +20,6 @@ from tests.conftest import call, make_settings
 pytestmark = pytest.mark.anyio
 
 APPS_HOST = advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})
-
-
-@pytest.fixture(scope="module")
-def still() -> Iterator[SandboxServer]:
-    with SandboxServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def reader(still: SandboxServer) -> AsyncIterator[Client]:
-    async with Client(build_server(make_settings(still.base_url))) as session:
-        yield session
 
 
 async def test_the_change_tools_point_at_the_view_and_the_server_advertises_apps(reader: Client):

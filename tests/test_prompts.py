@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,19 +27,6 @@ CHANGE = ResourceTemplateReference(type="ref/resource", uri="sondos://changes/{c
 
 def prompt(name: str) -> PromptReference:
     return PromptReference(type="ref/prompt", name=name)
-
-
-@pytest.fixture(scope="module")
-def still() -> Iterator[SandboxServer]:
-    """One sandbox for the tests that change nothing."""
-    with SandboxServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def reader(still: SandboxServer) -> AsyncIterator[Client]:
-    async with Client(build_server(make_settings(still.base_url))) as session:
-        yield session
 
 
 ARGUMENTS = {

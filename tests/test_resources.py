@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,19 +26,6 @@ from tests.test_oauth import session as oauth_session
 pytestmark = pytest.mark.anyio
 
 JSON = "application/json"
-
-
-@pytest.fixture(scope="module")
-def still() -> Iterator[SandboxServer]:
-    """One sandbox for the tests that change nothing: starting and stopping one costs more than they do."""
-    with SandboxServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def reader(still: SandboxServer) -> AsyncIterator[Client]:
-    async with Client(build_server(make_settings(still.base_url))) as session:
-        yield session
 
 
 async def read_json(client: Client, uri: str) -> Any:
