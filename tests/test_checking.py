@@ -260,7 +260,7 @@ def test_every_numeric_field_says_its_scale_in_words():
     assert all(scales.values()), scales
     assert (scales["max_call_duration"], scales["voice_stability"], scales["endpoint_sensitivity"]) == (
         "seconds",
-        "0–1",
+        "0 expressive, 1 steady",  # its kind says what the ends mean
         "0–5",
     )
     assert scale_of("hold_music_volume", Hold) == "0–1"
