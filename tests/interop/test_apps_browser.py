@@ -197,7 +197,8 @@ def test_view_renders_a_refusal_with_its_fix_and_its_question(browser: Chromium,
     assert problems["language"] == {
         "field": "language",
         "fix": None,
-        "question": 'Which one? language = "Arabic" (only Arabic; the current value) or language = "English" (only English)',
+        "question": 'Which one? language = "Arabic" (only Arabic; the current value) or '
+        'language = "English" (only English)',
     }
     passed(browser, "refusal")
 
