@@ -104,16 +104,22 @@ def _digest(message: str) -> str:
     return hashlib.sha256(message.encode()).hexdigest()[:32]
 
 
-def _answer_in(params: Any, digest: str) -> types.ElicitResult | None:
-    """The person's answer carried by a retried call, if it is for this very change."""
+def carried_answer(params: Any, key: str) -> tuple[types.ElicitResult | None, str | None]:
+    """The answer a retried call carries under `key` (2026-07-28's input responses), and its request state."""
     if not params:
-        return None
+        return None, None
     try:
         parsed = types.CallToolRequestParams.model_validate(params)
     except ValueError:
-        return None
-    answer = (parsed.input_responses or {}).get(_KEY)
-    if isinstance(answer, types.ElicitResult) and parsed.request_state == digest:
+        return None, None
+    answer = (parsed.input_responses or {}).get(key)
+    return (answer if isinstance(answer, types.ElicitResult) else None), parsed.request_state
+
+
+def _answer_in(params: Any, digest: str) -> types.ElicitResult | None:
+    """The person's answer carried by a retried call, if it is for this very change."""
+    answer, state = carried_answer(params, _KEY)
+    if answer is not None and state == digest:
         return answer
     return None
 

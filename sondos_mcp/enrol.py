@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from sondos_mcp.client import MAX_KEY_LENGTH, SondosApi, valid_key
 from sondos_mcp.config import Settings
-from sondos_mcp.confirm import NeedsInput
+from sondos_mcp.confirm import NeedsInput, carried_answer
 from sondos_mcp.errors import (
     ConfigurationError,
     InsufficientScope,
@@ -119,14 +119,7 @@ FORGET_TOOL = _AccountTool(
 
 def _answered(params: Any) -> types.ElicitResult | None:
     """The person's answer to the enrolment request, carried by a retried call (2026-07-28)."""
-    if not params:
-        return None
-    try:
-        parsed = types.CallToolRequestParams.model_validate(params)
-    except ValueError:
-        return None
-    answer = (parsed.input_responses or {}).get(_ELICITATION)
-    return answer if isinstance(answer, types.ElicitResult) else None
+    return carried_answer(params, _ELICITATION)[0]
 
 
 class Enrolment:

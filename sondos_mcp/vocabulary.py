@@ -124,36 +124,8 @@ _ASSISTANT_OBJECTS = frozenset(
 # `stopSpeakingPlan`; ElevenLabs' `conversation_config.agent`, `tts`, `turn`; Retell's
 # `response_engine`): a setting inside one of these is read by its own name. Anything else
 # (`metadata.language`, `variables.voice`) holds the caller's data, not settings.
-SETTINGS_OBJECTS = frozenset(
-    {
-        "voice",
-        "model",
-        "llm",
-        "transcriber",
-        "tts",
-        "stt",
-        "asr",
-        "agent",
-        "assistant",
-        "prompt",
-        "conversation",
-        "conversation_config",
-        "turn",
-        "stop_speaking_plan",
-        "start_speaking_plan",
-        "message_plan",
-        "artifact_plan",
-        "analysis_plan",
-        "voicemail_detection",
-        "response_engine",
-        "retell_llm",
-        "settings",
-        "config",
-        "configuration",
-        "agent_config",
-        "assistant_config",
-        "platform_settings",
-    }
+SETTINGS_OBJECTS = _ASSISTANT_OBJECTS | frozenset(
+    {"voice", "model", "llm", "transcriber", "tts", "stt", "asr", "prompt", "voicemail_detection"}
 )
 
 
