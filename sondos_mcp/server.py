@@ -329,7 +329,6 @@ def build_server(
         on_get_prompt=on_get_prompt,
         on_completion=on_completion,
     )
-    # MCP Apps: advertised the SDK's way (`MCPServer(extensions=...)` does the same for its servers).
-    apps = ui.apps()
-    server.extensions[apps.identifier] = apps.settings()
+    # MCP Apps: advertised as the SDK's `Apps` would (`MCPServer(extensions=...)` does the same).
+    server.extensions[ui.EXTENSION_ID] = ui.SETTINGS
     return server

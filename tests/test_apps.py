@@ -12,6 +12,7 @@ from mcp import Client
 from mcp.client import advertise
 from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
 
+from sondos_mcp import ui
 from sondos_mcp.sandbox import SandboxServer
 from sondos_mcp.server import build_server
 from sondos_mcp.ui import VIEW_TOOLS, VIEW_URI
@@ -29,6 +30,8 @@ async def test_the_change_tools_point_at_the_view_and_the_server_advertises_apps
     bound = {t.name: (t.meta or {}).get("ui") for t in tools if t.meta}
     assert bound == {name: {"resourceUri": VIEW_URI} for name in VIEW_TOOLS}
     assert EXTENSION_ID in (reader.server_capabilities.extensions or {})
+    # Named apart from the SDK so that start-up need not import its Apps: held equal to it here.
+    assert (ui.EXTENSION_ID, ui.SETTINGS) == (ui.apps().identifier, ui.apps().settings()) == (EXTENSION_ID, {})
 
 
 async def test_the_view_is_one_self_contained_document_under_its_own_strict_csp(reader: Client):

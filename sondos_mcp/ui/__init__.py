@@ -17,17 +17,25 @@ import functools
 import hashlib
 import re
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID, Apps, ResourceCsp
-from mcp.server.mcpserver.resources import Resource
 from mcp_types import Icon
+
+if TYPE_CHECKING:
+    from mcp.server.apps import Apps
+    from mcp.server.mcpserver.resources import Resource
+
+# The SDK's extension id and the settings its `Apps` advertises (tests/test_apps.py holds both equal
+# to the SDK's), named here so that start-up, which advertises them, need not import the SDK's Apps
+# and its MCPServer stack (~80 ms): the Apps object itself is built on the first listing or read.
+EXTENSION_ID = "io.modelcontextprotocol/ui"
+SETTINGS: dict[str, Any] = {}
 
 VIEW_URI = "ui://sondos/changes"
 # The tools whose results the view renders: a change, a change set, the journal.
 VIEW_TOOLS = ("update_assistant", "update_assistants", "list_changes")
 
-__all__ = ["APP_MIME_TYPE", "EXTENSION_ID", "VIEW_TOOLS", "VIEW_URI", "apps", "server_icons", "tool_meta"]
+__all__ = ["EXTENSION_ID", "SETTINGS", "VIEW_TOOLS", "VIEW_URI", "apps", "server_icons", "tool_meta"]
 
 
 def _asset(name: str) -> str:
@@ -55,6 +63,8 @@ def _with_csp(html: str) -> str:
 @functools.cache
 def apps() -> Apps:
     """The Apps extension: the view resource and the tools bound to it (built on first use)."""
+    from mcp.server.apps import Apps, ResourceCsp
+
     extension = Apps()
     extension.add_html_resource(
         VIEW_URI,
