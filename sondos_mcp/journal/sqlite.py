@@ -187,11 +187,14 @@ class SqliteJournal:
             raise
 
     async def finish(self, change_id: str, outcome: str, detail: str | None, lease: Lease | None) -> bool:
+        # Two statements, each its own transaction, in this order: the outcome is durable before the
+        # lease is let go (a crash between leaves the lease to lapse). One explicit transaction
+        # around both cost two more statements (BEGIN, COMMIT) on every change.
         def work(c: sqlite3.Connection) -> bool:
             c.execute(_FINISH, (outcome, detail, utc_now(), change_id))
             return lease is None or c.execute(_RELEASE, release_params(self.api, lease, True)).rowcount == 1
 
-        return await self._call(work, write=True)
+        return await self._call(work)
 
     async def list(self, flt: ChangeFilter, limit: int) -> list[ChangeEntry]:
         where, params = filter_sql(flt, "?", self.api)

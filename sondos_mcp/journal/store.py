@@ -164,8 +164,8 @@ class JournalStore(Protocol):
         """Record a change as pending, before it is sent (`AlreadyUndone` if it undoes an undone change)."""
 
     async def finish(self, change_id: str, outcome: str, detail: str | None, lease: Lease | None) -> bool:
-        """Record the outcome of a pending change and, in the same transaction, release the lease;
-        False when the lease had expired and was taken by another holder."""
+        """Record the outcome of a pending change, then release the lease (never before the outcome is
+        recorded); False when the lease had expired and was taken by another holder."""
 
     async def list(self, flt: ChangeFilter, limit: int) -> list[ChangeEntry]:
         """Entries matching the filter, newest first."""
