@@ -14,7 +14,6 @@ is bound to this exact change by a digest in `request_state`.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -64,13 +63,6 @@ class Item:
     assistant_id: int
     assistant_name: str | None
     lines: list[tuple[str, str, str]]  # field, before, after (already rendered)
-
-
-def render(value: Any, known: bool = True) -> str:
-    if not known:
-        return "unknown"
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 80 else text[:79] + "…"
 
 
 def message_for(items: Sequence[Item], verb: str = "Change") -> str:

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from sondos_mcp import telemetry
 from sondos_mcp.errors import JournalError
-from sondos_mcp.observability import MULTIPROCESS_DIR
+from sondos_mcp.telemetry import MULTIPROCESS_DIR
 from sondos_mcp.tools import TOOLS_BY_NAME
 
 T = TypeVar("T")

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sondos_mcp import telemetry
+from sondos_mcp.telemetry import MULTIPROCESS_DIR
 
 if TYPE_CHECKING:
     from mcp.server import Server
@@ -136,8 +137,6 @@ class _AsAsgi:
 
 
 # --- metrics ------------------------------------------------------------------------------------
-
-MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def check_available(settings: Settings) -> None:

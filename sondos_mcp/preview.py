@@ -60,9 +60,17 @@ class Change(BaseModel):
     set_at: str | None = None
 
 
+def render(value: Any, known: bool = True, limit: int = 80) -> str:
+    """A value as the agent and the person read it in text: JSON, cut at `limit` characters."""
+    if not known:
+        return "unknown"
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def describe_known(value: Any, source: str, at: str | None) -> str:
     """A value with where it is known from, for the agent and the person."""
-    text = json.dumps(value, ensure_ascii=False)
+    text = render(value)
     if source == "journal":
         when = f" at {at[:16]}Z" if at else ""
         return f"{text} (last set here{when}; changes made elsewhere since are not visible)"

@@ -27,13 +27,13 @@ from mcp_types import (
 from sondos_mcp import ui
 from sondos_mcp.bounds import escape_text
 from sondos_mcp.domain.changes import not_found
-from sondos_mcp.domain.undo import journal_of
+from sondos_mcp.domain.undo import journal_of, stale_before
 from sondos_mcp.errors import InvalidArguments, UpstreamNotFound
 from sondos_mcp.feedback import Problem
 from sondos_mcp.model import MAX_ID
 from sondos_mcp.tools.assistants import assistant_view
 from sondos_mcp.tools.base import ToolContext
-from sondos_mcp.tools.changes import _stale_before, view
+from sondos_mcp.tools.changes import view
 
 JSON = "application/json"
 ASSISTANT_TEMPLATE = "sondos://assistants/{id}"
@@ -188,7 +188,7 @@ async def read(ctx: ToolContext, uri: str) -> ReadResourceResult:
             raise UpstreamNotFound(
                 f"No change {match.group(1)} in the journal", hint="list_changes shows the change ids."
             )
-        return _json(uri, view(entry, _stale_before(session)).model_dump(mode="json", exclude_none=True))
+        return _json(uri, view(entry, stale_before(session)).model_dump(mode="json", exclude_none=True))
     raise UnknownResource(uri)
 
 

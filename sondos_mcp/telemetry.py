@@ -20,6 +20,9 @@ T = TypeVar("T")
 REQUEST_ID: ContextVar[str | None] = ContextVar("sondos_request_id", default=None)
 """The id of the HTTP request being served (from `X-Request-Id`, or made up), for log lines."""
 
+# prometheus-client's own variable: the directory its multiprocess mode shares between workers.
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
 
 class Hooks:
     """The reports the server makes; these defaults ignore them (metrics off)."""

@@ -29,7 +29,7 @@ from sondos_mcp.errors import JournalError, JournalUnavailable, SondosError, Ups
 from sondos_mcp.feedback import Notice
 from sondos_mcp.journal import JournalStore, NewChange
 from sondos_mcp.journal.store import Before, utc_now
-from sondos_mcp.preview import stored_to_update
+from sondos_mcp.preview import render, stored_to_update
 from sondos_mcp.trust import Held
 
 log = logging.getLogger(__name__)
@@ -58,13 +58,18 @@ class Snapshot:
     def name(self) -> str | None:
         return self.row.get("name")
 
+    @classmethod
+    def read_now(cls, row: dict[str, Any], generation: int | None = None, expires: float = 0.0) -> Snapshot:
+        """A snapshot of a row just read (kept in the cache only by `_snapshot`)."""
+        return cls(row, stored_to_update(row)[0], generation, expires)
+
 
 def _snapshot_key(session: Session, assistant_id: int) -> tuple[Any, ...]:
     return (session.caller.account, "snapshot", assistant_id)
 
 
 def _snapshot(session: Session, row: dict[str, Any], generation: int | None) -> Snapshot:
-    snap = Snapshot(row, stored_to_update(row)[0], generation, time.monotonic() + session.lookups.assistant_ttl)
+    snap = Snapshot.read_now(row, generation, time.monotonic() + session.lookups.assistant_ttl)
     session.lookups.cache.put(_snapshot_key(session, int(row["id"])), snap, session.lookups.assistant_ttl)
     return snap
 
@@ -123,10 +128,7 @@ class Planned:
         return len(self.unchanged) == len(self.fields)
 
     def item(self) -> confirm.Item:
-        lines = [
-            (f, confirm.render(self.before[f].value, self.before[f].known), confirm.render(v))
-            for f, v in self.fields.items()
-        ]
+        lines = [(f, render(self.before[f].value, self.before[f].known), render(v)) for f, v in self.fields.items()]
         return confirm.Item(self.assistant_id, self.assistant_name, lines)
 
 
@@ -162,14 +164,14 @@ async def _assess(
 async def current_values(session: Session, row: dict[str, Any], fields: Sequence[str]) -> dict[str, Before]:
     """What each field holds, with where that is known from (get_assistant's view; no lease)."""
     journal = await _journal_for_reading(session)
-    return await before_values(journal, session, Snapshot(row, stored_to_update(row)[0], None, 0.0), fields)
+    return await before_values(journal, session, Snapshot.read_now(row), fields)
 
 
 async def plan(session: Session, row: dict[str, Any], fields: Mapping[str, Any]) -> Planned:
     """Before-values and advice for a preview or a confirmation, from a row already read (no lease
     is taken: `send` reads them again under its lease, and those are the ones journaled)."""
     journal = await _journal_for_reading(session)
-    snap = Snapshot(row, stored_to_update(row)[0], None, 0.0)
+    snap = Snapshot.read_now(row)
     before, advice = await _assess(session, journal, snap, fields)
     return Planned(int(row["id"]), dict(fields), before, row.get("name"), advice)
 

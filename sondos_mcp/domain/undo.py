@@ -8,9 +8,9 @@ The journal enforces "once" itself: a second undo of one change is refused even 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, JsonValue
@@ -21,8 +21,8 @@ from sondos_mcp.domain.session import Session
 from sondos_mcp.errors import ConfigurationError, InvalidArguments, SondosError, UpstreamNotFound
 from sondos_mcp.feedback import Problem
 from sondos_mcp.journal import ChangeEntry, ChangeFilter, JournalStore, new_set_id
-from sondos_mcp.journal.store import Before
-from sondos_mcp.preview import stored_to_update
+from sondos_mcp.journal.store import Before, iso_utc
+from sondos_mcp.preview import render, stored_to_update
 from sondos_mcp.schema import update_input_schema
 
 
@@ -41,13 +41,6 @@ class UndoConflict(SondosError):
     kind = "changed_since"
 
 
-def show(value: Any, known: bool = True) -> str:
-    if not known:
-        return "unknown"
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 80 else text[:79] + "…"
-
-
 async def journal_of(session: Session) -> JournalStore:
     journal = await session.trust.ready()
     if journal is None:
@@ -55,6 +48,11 @@ async def journal_of(session: Session) -> JournalStore:
             "The change journal is off on this server", hint="Unset SONDOS_JOURNAL=off to record changes."
         )
     return journal
+
+
+def stale_before(session: Session) -> str:
+    """The time before which a pending entry was left by a crash (no call takes that long)."""
+    return iso_utc(datetime.now(UTC) - timedelta(seconds=session.trust.pending_after))
 
 
 def effective_outcome(entry: ChangeEntry, stale_before: str) -> str:
@@ -87,11 +85,11 @@ def refusal(
         return f"changed again since by {touched.id} ({'an undo' if touched.undoes else touched.actor})"
     if current is not None and name in current:
         if current[name] != after:
-            return f"changed since outside this journal (now {show(current[name])}, the change set {show(after)})"
+            return f"changed since outside this journal (now {render(current[name])}, the change set {render(after)})"
         return None
     return (
-        f"not readable from the API: last set here to {show(after)} by {entry.id}, and a change made elsewhere "
-        f"since cannot be seen; force: true restores {show(before.value)}"
+        f"not readable from the API: last set here to {render(after)} by {entry.id}, and a change made elsewhere "
+        f"since cannot be seen; force: true restores {render(before.value)}"
     )
 
 

@@ -17,7 +17,7 @@ from sondos_mcp.errors import InvalidArguments
 from sondos_mcp.feedback import Notice
 from sondos_mcp.journal.store import Before
 from sondos_mcp.model import MAX_ID, TOOL_ONLY, Integer, Omittable, UpdateAssistantArgs
-from sondos_mcp.preview import Change, describe_known, stored_to_update
+from sondos_mcp.preview import Change, describe_known, render, stored_to_update
 from sondos_mcp.references import rows_of
 from sondos_mcp.results import Outcome, success
 from sondos_mcp.tools.base import Args, ToolContext, ToolSpec, overwrites, parse, read_only
@@ -262,21 +262,11 @@ async def get_assistant(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallT
     args = parse(IdArgs, arguments)
     view = await assistant_view(ctx, args.id)
     lines = [f"Assistant {args.id} ({view.name}, {view.status}); settings in update_assistant names:"]
-    lines += [f"- {k}: {_short(v)}" for k, v in view.settings.items()]
-    lines += [f"- {k}: {describe_known(_short_value(h.value), 'journal', h.at)}" for k, h in view.last_set_here.items()]
+    lines += [f"- {k}: {render(v)}" for k, v in view.settings.items()]
+    lines += [f"- {k}: {describe_known(h.value, 'journal', h.at)}" for k, h in view.last_set_here.items()]
     if view.unknown:
         lines.append("Not readable here (unknown until set): " + ", ".join(view.unknown))
     return success(GetAssistantOutcome(ok=True, message=lines[0], assistant=view), "\n".join(lines))
-
-
-def _short_value(value: Any, limit: int = 80) -> Any:
-    text = json.dumps(value, ensure_ascii=False)
-    return value if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class VoicesArgs(Args):

@@ -4,20 +4,28 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from mcp_types import CallToolResult
 from pydantic import BaseModel, Field, JsonValue
 
 from sondos_mcp.domain.change_sets import Member, apply_set, choose, plan_set
-from sondos_mcp.domain.session import Session
-from sondos_mcp.domain.undo import UndoField, confirm_undo, effective_outcome, journal_of, plan_undo, run_undo, show
+from sondos_mcp.domain.undo import (
+    UndoField,
+    confirm_undo,
+    effective_outcome,
+    journal_of,
+    plan_undo,
+    run_undo,
+    stale_before,
+)
 from sondos_mcp.errors import InvalidArguments
 from sondos_mcp.feedback import FeedbackBuilder, Notice, Problem
 from sondos_mcp.journal import ChangeEntry, ChangeFilter
 from sondos_mcp.journal.store import Before, iso_utc
 from sondos_mcp.model import MAX_ID, TOOL_ONLY, Integer, Omittable
+from sondos_mcp.preview import render
 from sondos_mcp.results import Outcome, refusal, success
 from sondos_mcp.schema import input_schema
 from sondos_mcp.tools.base import Args, ToolContext, ToolSpec, overwrites, parse, read_only
@@ -83,7 +91,7 @@ def view(entry: ChangeEntry, stale_before: str) -> ChangeView:
     for name, after in entry.fields.items():
         before = entry.before.get(name, Before(False))
         fields.append(FieldChange(field=name, before=before.value, before_known=before.known, after=after))
-    parts = "; ".join(f"{f.field} {show(f.before, f.before_known)} → {show(f.after)}" for f in fields)
+    parts = "; ".join(f"{f.field} {render(f.before, f.before_known)} → {render(f.after)}" for f in fields)
     label = f"assistant {entry.assistant_id}" + (f" ({entry.assistant_name})" if entry.assistant_name else "")
     extra = "".join(
         [
@@ -107,16 +115,12 @@ def view(entry: ChangeEntry, stale_before: str) -> ChangeView:
     )
 
 
-def _stale_before(session: Session) -> str:
-    return iso_utc(datetime.now(UTC) - timedelta(seconds=session.trust.pending_after))
-
-
 async def list_changes(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
     args: ListChangesArgs = parse(ListChangesArgs, arguments)
     session = ctx.session()
     journal = await journal_of(session)
     builder = FeedbackBuilder(input_schema(ListChangesArgs), arguments)
-    stale = _stale_before(session)
+    stale = stale_before(session)
     flt = ChangeFilter(
         account=session.caller.account,
         assistant_id=args.assistant_id,
@@ -157,10 +161,10 @@ class UndoOutcome(Outcome):
 async def undo_change(ctx: ToolContext, arguments: Mapping[str, Any]) -> CallToolResult:
     args: UndoArgs = parse(UndoArgs, arguments)
     session = ctx.session()
-    plan = await plan_undo(session, args.id, _stale_before(session), force=args.force)
+    plan = await plan_undo(session, args.id, stale_before(session), force=args.force)
     refused = plan.refused
     lines = [
-        f"- assistant {f.assistant_id} {f.field}: {show(f.current, f.current_known)} → {show(f.restore)}"
+        f"- assistant {f.assistant_id} {f.field}: {render(f.current, f.current_known)} → {render(f.restore)}"
         + (f" REFUSED: {f.refused}" if f.refused else "")
         for f in plan.report
     ]
@@ -325,7 +329,7 @@ async def update_assistants(ctx: ToolContext, arguments: Mapping[str, Any]) -> C
 
 def _member_line(m: SetMember) -> str:
     parts = "; ".join(
-        f"{f.field} {show(f.before, f.before_known)} → {show(f.after)}"
+        f"{f.field} {render(f.before, f.before_known)} → {render(f.after)}"
         + (" (already so)" if f.changed is False else "")
         for f in m.preview or []
     )
