@@ -285,6 +285,9 @@ class SondosApi:
             record.write_sent = True  # from here on the API may have it, until a connect error says otherwise
         request = self.http.build_request(method, self.base_url + path, params=params, json=json, headers=headers)
         unknown_hint = READ_BACK_HINT if writes else None
+        span = telemetry.spans.upstream(method, self.base_url, path)
+        if span is not None:
+            request.headers.update(span.headers)
         started, status = time.perf_counter(), "error"
         try:
             response = await self.http.send(request, stream=True)
@@ -325,6 +328,8 @@ class SondosApi:
             ) from exc
         finally:
             telemetry.hooks.upstream(method, path, status, time.perf_counter() - started)
+            if span is not None:
+                span.end(status)
         log.info("%s %s -> %s", method, path, response.status_code)
         try:
             body = jsonlib.loads(content) if content.strip() else None

@@ -205,12 +205,16 @@ class CallMetrics:
             self.m.call_seconds.labels(tool).observe(time.perf_counter() - started)
 
     def _outcome(self, tool: str, result: HandlerResult) -> str:
-        # The chain hands back the result already shaped for the wire (camelCase keys).
-        wire = (
-            result.model_dump(by_alias=True, mode="json", exclude_none=True)
-            if isinstance(result, BaseModel)
-            else result
-        )
+        if isinstance(result, BaseModel):
+            # Three fields read as they are: a dump would serialise a whole answer (a list of
+            # assistants) once more on every call only to look at them.
+            wire: object = {
+                "resultType": getattr(result, "result_type", None),
+                "isError": getattr(result, "is_error", None),
+                "structuredContent": getattr(result, "structured_content", None),
+            }
+        else:
+            wire = result  # a result the chain already shaped for the wire (camelCase keys)
         if not isinstance(wire, dict):
             return "ok"
         if wire.get("resultType") == "input_required":

@@ -1,10 +1,12 @@
-"""Where the server's parts report what they did, for metrics: hooks that do nothing by default.
+"""Where the server's parts report what they did, for metrics and traces: hooks that do nothing by default.
 
 The upstream client and the journal's store factory call `hooks`; the HTTP adapter replaces it
-with Prometheus-backed hooks when `SONDOS_METRICS` is on (`sondos_mcp.metrics`). Off, each report
-is one call to an empty method: nothing is imported, counted or stored, so stdio and an HTTP
-server without metrics pay nothing for it. This module imports nothing of the package, so any
-layer may report through it without an upward import.
+with Prometheus-backed hooks when `SONDOS_METRICS` is on (`sondos_mcp.metrics`). The upstream
+client also asks `spans` for a span around each request; `sondos_mcp.observability` replaces it
+when traces are on. Off, each report is one call to an empty method: nothing is imported,
+counted or stored, so stdio and an HTTP server without metrics or traces pay nothing for them.
+This module imports nothing of the package, so any layer may report through it without an
+upward import.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import functools
 import os
 import re
 from contextvars import ContextVar
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -38,7 +40,27 @@ class Hooks:
         """How many people have a Sondos key on file (the key vault says so when it changes)."""
 
 
+class UpstreamSpan(Protocol):
+    """A span around one request to the Sondos API, begun just before it is sent."""
+
+    headers: dict[str, str]
+    """The trace context to send with the request (`traceparent`), so the API can continue it."""
+
+    def end(self, status: str) -> None:
+        """The request is over: `status` is the HTTP code, or a failure's name (`timeout`, ...)."""
+
+
+class Spans:
+    """Traces of upstream requests; this default records none (traces off)."""
+
+    def upstream(self, method: str, base_url: str, path: str) -> UpstreamSpan | None:
+        """A span for a request about to be sent to `base_url` + `path` (as sent, ids in it), or None
+        to send it untraced."""
+        return None
+
+
 hooks: Hooks = Hooks()
+spans: Spans = Spans()
 _enrolled = 0
 
 
@@ -54,6 +76,12 @@ def install(new: Hooks) -> None:
     global hooks
     hooks = new
     new.enrolled_people(_enrolled)
+
+
+def trace_upstream(new: Spans) -> None:
+    """Trace upstream requests with `new` from now on (once per process, when traces are switched on)."""
+    global spans
+    spans = new
 
 
 def set_enrolled_people(count: int) -> None:

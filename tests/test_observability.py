@@ -422,7 +422,7 @@ def test_json_log_lines_carry_request_and_trace_ids_with_secrets_scrubbed():
 
 def test_spans_nest_upstream_requests_under_their_tool_call(tmp_path: Path):
     """With a tracer provider (the SDK's in-memory exporter), the MCP SDK's middleware records each
-    tool call and the httpx instrumentation each upstream request as its child, named by the endpoint
+    tool call and the upstream client each request to the API as its child, named by the endpoint
     template, and the upstream receives that span as its `traceparent`; log lines of the call carry its
     trace id; no span holds a key, a name or prompt text. A call continuing a caller's unsampled trace
     records nothing and sends no trace context upstream (the instrumentation is skipped)."""
@@ -445,11 +445,12 @@ def test_spans_nest_upstream_requests_under_their_tool_call(tmp_path: Path):
     assert put["parent_id"] == tool["span_id"]
     assert put["trace_id"] == tool["trace_id"]
     assert put["attributes"]["url.template"] == "/user/assistant/{id}"
-    assert put["attributes"]["http.url"].endswith("/user/assistant/{id}")  # no id, and no query anywhere:
+    assert put["attributes"]["url.full"].endswith("/user/assistant/{id}")  # no id, and no query anywhere:
+    assert (put["attributes"]["http.request.method"], put["attributes"]["http.response.status_code"]) == ("PUT", 200)
     client_spans = [s for s in spans if s["kind"] == "CLIENT"]
     assert len(client_spans) == 3  # the list read before the change, the PUT, get_assistant's read
     assert all(by_id[s["parent_id"]]["name"].startswith("tools/call ") for s in client_spans)
-    assert all("?" not in s["attributes"]["http.url"] for s in client_spans)
+    assert all("?" not in s["attributes"]["url.full"] for s in client_spans)
     # Each traced upstream request carried its own span as the parent the API would continue from.
     sent = [u["traceparent"].rsplit("-", 1)[0] for u in upstream[:3]]  # the flags: sampled (and random id)
     assert sent == [f"00-{s['trace_id']}-{s['span_id']}" for s in client_spans]
@@ -487,3 +488,81 @@ def test_stdio_start_up_loads_no_metrics_or_tracing_sdk():
     )
     assert child.returncode == 0, child.stderr
     assert child.stdout.splitlines() == ["[]", "True True"]
+
+
+@pytest.mark.parametrize(
+    ("method", "base_url", "path", "status", "name", "url", "port", "error"),
+    [
+        (
+            "GET",
+            "https://user:secret-pw@api.example.com/api/",
+            "/user/assistants/get?page=2&search=Riyadh",
+            "200",
+            "GET /user/assistants/get",
+            "https://api.example.com/api/user/assistants/get",
+            443,
+            None,
+        ),
+        ("PUT", "http://127.0.0.1:8080", "/user/assistant/12", "502", "PUT /user/assistant/{id}", None, 8080, "502"),
+        (
+            "PUT",
+            "http://[::1]:8080",
+            "/user/assistant/12",
+            "timeout",
+            "PUT /user/assistant/{id}",
+            None,
+            8080,
+            "timeout",
+        ),
+        (
+            "GET",
+            "http://api.local",
+            "/user/me",
+            "connect_error",
+            "GET /user/me",
+            "http://api.local/user/me",
+            80,
+            "connect_error",
+        ),
+    ],
+)
+def test_an_upstream_request_is_a_child_span_named_by_its_template_without_ids_credentials_or_query(
+    method: str, base_url: str, path: str, status: str, name: str, url: str | None, port: int, error: str | None
+):
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import StatusCode
+
+    from sondos_mcp.observability import UpstreamSpans
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()  # not the process's: this test sets no global state
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    spans = UpstreamSpans(provider.get_tracer("test"))
+    assert spans.upstream(method, base_url, path) is None  # outside a recorded span: untraced, nothing sent
+    with provider.get_tracer("test").start_as_current_span("tools/call update_assistant") as parent:
+        upstream = spans.upstream(method, base_url, path)
+        assert upstream is not None
+        upstream.end(status)
+    child = next(s for s in exporter.get_finished_spans() if s.name != "tools/call update_assistant")
+    context = child.get_span_context()
+    assert child.name == name
+    assert child.parent is not None
+    assert child.parent.span_id == parent.get_span_context().span_id
+    assert (
+        upstream.headers["traceparent"]
+        == f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+    )
+    assert context.trace_flags.sampled
+    attributes = dict(child.attributes or {})
+    assert attributes["http.request.method"] == method
+    assert attributes["server.port"] == port
+    if url is not None:
+        assert attributes["url.full"] == url
+    assert attributes.get("http.response.status_code") == (int(status) if status.isdigit() else None)
+    assert attributes.get("error.type") == error
+    assert child.status.status_code == (StatusCode.ERROR if error else StatusCode.UNSET)
+    shown = json.dumps(attributes) + child.name
+    for secret in ("secret-pw", "user:", "Riyadh", "page=", "assistant/12"):
+        assert secret not in shown
