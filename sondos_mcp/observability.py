@@ -297,21 +297,18 @@ class _SdkSpans:
 
     async def __call__(self, ctx: Any, call_next: Any) -> Any:
         name = ctx.params.get("name") if ctx.params else None
-        foreign = name is not None and name not in self.ours.get(ctx.method, ())
+        if name is None or name in self.ours.get(ctx.method, ()):
+            return await self.inner(ctx, call_next)
         raised: list[Exception] = []
 
         async def inside(_: Any) -> Any:
             try:
                 return await call_next(ctx)
             except self.error as exc:
-                if not foreign:
-                    raise
                 raised.append(exc)  # "Unknown tool: <what was sent>" goes to the client, not to the span
                 raise self.error(code=exc.error.code, message="unknown name") from None
 
-        shown = (
-            dataclasses.replace(ctx, params={k: v for k, v in ctx.params.items() if k != "name"}) if foreign else ctx
-        )
+        shown = dataclasses.replace(ctx, params={k: v for k, v in ctx.params.items() if k != "name"})
         try:
             return await self.inner(shown, inside)
         except self.error:

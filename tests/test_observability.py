@@ -458,6 +458,10 @@ def test_spans_nest_upstream_requests_under_their_tool_call(tmp_path: Path):
     assert [u["path"] for u in upstream[3:]] == ["/user/assistants/get", "/user/assistant/14"]
     assert [u["traceparent"] for u in upstream[3:]] == [None, None]
     assert sum(s["name"] == "tools/call update_assistant" for s in spans) == 1
+    unknown = [s for s in spans if s["attributes"].get("gen_ai.operation.name") == "execute_tool" and s is not tool]
+    assert [s["name"] for s in unknown] == ["tools/call get_assistant", "tools/call"]  # the unknown name left out
+    assert unknown[1]["status"] == "ERROR"
+    assert "Riyadh Sales" not in json.dumps(spans)
     text = child.stdout + child.stderr
     for secret in (DEMO_KEY, DEMO_KEY.split("|")[1], "PROMPT-CANARY", *NAMES):
         assert secret not in text

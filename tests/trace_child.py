@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio
 from mcp import Client
+from mcp.shared.exceptions import MCPError
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import SecretStr
@@ -23,6 +24,7 @@ from sondos_mcp.sandbox import DEMO_KEY, SandboxState, build_app
 from sondos_mcp.sandbox.loopback import ThreadedServer
 from sondos_mcp.server import build_server
 
+FOREIGN = "Riyadh Sales"
 UNSAMPLED_PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"  # a caller's trace, not sampled
 
 
@@ -54,6 +56,13 @@ async def calls(base_url: str, journal: str) -> None:
         ):
             result = await client.call_tool(tool, arguments, meta=meta)
             assert not result.is_error, result.content
+        # A tool name the server does not know (here an assistant's): the client hears it back, no span carries it.
+        message = None
+        try:
+            await client.call_tool(FOREIGN, {})
+        except MCPError as exc:
+            message = exc.error.message
+        assert message == f"Unknown tool: {FOREIGN}", message
 
 
 def main() -> None:
