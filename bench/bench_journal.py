@@ -19,7 +19,12 @@ The journaled path costs: a read of the assistant's stored state (one list page 
 shared with the other reads' cache), one read of the journal per field the stored shape does
 not carry, and two short transactions (pending, then the outcome).
 
-Run: `python bench/bench_journal.py [--rounds 6] [--calls 200] [--postgres postgresql://…]`.
+With `--baseline DIR` (a directory holding another revision's `sondos_mcp`, e.g. from
+`git archive <rev> sondos_mcp | tar -x -C DIR`), that code runs as a second off/SQLite pair in the
+same rounds, its calls taking turns with this checkout's: a before/after comparison under the same
+conditions. Each pair's ratio is to its own "off".
+
+Run: `python bench/bench_journal.py [--rounds 6] [--calls 200] [--postgres postgresql://…] [--baseline DIR]`.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import sandbox_api, server_env
 
-ASSISTANTS = (12, 14, 16)  # pipeline assistants alike in shape; one per configuration, rotated per round
+ASSISTANTS = (12, 14, 16, 101)  # pipeline assistants alike in shape; one per configuration, rotated per round
 Shape = Callable[[int, int], dict[str, Any]]
 
 
@@ -80,6 +85,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--postgres", help="also measure a PostgreSQL journal at this URL")
     parser.add_argument("--journal-dir", help="where the SQLite journal goes (default: a temporary directory)")
+    parser.add_argument("--baseline", help="also measure the sondos_mcp found in this directory (another revision)")
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="bench-journal-", dir=args.journal_dir)
@@ -91,6 +97,13 @@ def main() -> int:
         }
         if args.postgres:
             configs["postgres"] = base | {"SONDOS_JOURNAL_URL": args.postgres}
+        if args.baseline:
+            old = {"PYTHONPATH": str(Path(args.baseline).resolve())}
+            configs["off (baseline)"] = configs["off"] | old
+            configs["sqlite (baseline)"] = base | old | {"SONDOS_JOURNAL": str(Path(tmp) / "baseline.sqlite3")}
+        if len(configs) > len(ASSISTANTS):
+            parser.error("too many configurations for the assistants set aside for them")
+        spread = max(3, len(configs))
         cmd = [sys.executable, "-m", "sondos_mcp"]
         # Two shapes: a field the stored shape carries (its before-value is read from the API), and
         # one it does not (read from the journal's own last value).
@@ -104,7 +117,7 @@ def main() -> int:
         flows = {"preview, then apply": True, "back-to-back applies": False}
         results: dict[tuple[str, str, str], list[float]] = {}
         for round_ in range(args.rounds):
-            ids = {name: ASSISTANTS[(k + round_) % len(ASSISTANTS)] for k, name in enumerate(configs)}
+            ids = {name: ASSISTANTS[(k + round_) % spread] for k, name in enumerate(configs)}
             for flow, preview in flows.items():
                 for shape, make in shapes.items():
                     servers = {name: (cmd, env) for name, env in configs.items()}
@@ -116,8 +129,8 @@ def main() -> int:
     print("| --- | --- | --- | --- | --- | --- |")
     for flow in flows:
         for shape in shapes:
-            off = statistics.median(results[(flow, shape, "off")])
             for name in configs:
+                off = statistics.median(results[(flow, shape, "off (baseline)" if "baseline" in name else "off")])
                 timings = sorted(results[(flow, shape, name)])
                 median = statistics.median(timings)
                 p90 = timings[int(len(timings) * 0.9)]

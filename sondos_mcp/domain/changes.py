@@ -312,10 +312,12 @@ async def send(
             with anyio.CancelScope(shield=True):
                 kept = await _finish(journal, change, outcome, detail, held)
                 _remember(session, snap, change, outcome if kept else "unknown", generation)
-    unrecorded = Notice(
-        code="outcome_unrecorded", message="the outcome could not be journaled; the entry reads as unknown"
-    )
-    return Applied(answer, change.id if journal else None, before, snap.name, advice + ([] if kept else [unrecorded]))
+    if not kept:
+        advice = [
+            *advice,
+            Notice(code="outcome_unrecorded", message="the outcome could not be journaled; the entry reads as unknown"),
+        ]
+    return Applied(answer, change.id if journal else None, before, snap.name, advice)
 
 
 async def _finish(
