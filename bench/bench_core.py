@@ -16,6 +16,7 @@ Run: `python bench/bench_core.py [--spawns 9] [--calls 400]`. Prints a Markdown 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -91,6 +92,71 @@ def spawn_to_initialize(cmd: list[str], env: dict[str, str]) -> float:
     if b'"result"' not in line:
         raise RuntimeError(f"{cmd}: bad initialize answer {line[:200]!r}")
     return elapsed
+
+
+def _request(id_: int, method: str, params: dict[str, Any]) -> bytes:
+    return (json.dumps({"jsonrpc": "2.0", "id": id_, "method": method, "params": params}) + "\n").encode()
+
+
+def _answer(proc: subprocess.Popen[bytes], id_: int) -> bytes:
+    """The line answering request `id_` (notifications and requests from the server are skipped)."""
+    assert proc.stdout is not None
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the server closed stdout before answering request {id_}")
+        if json.loads(line).get("id") == id_ and b'"method"' not in line:
+            return line
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time the process's threads have run so far (nanosecond clock, unlike the tick-counting
+    /proc/<pid>/stat): the work done, whatever else the machine was busy with."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # a thread that ended in between
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
+
+
+def spawn_timeline(cmd: list[str], env: dict[str, str], tool: str, arguments: dict[str, Any]) -> dict[str, float]:
+    """Seconds from spawning the process to each answer a client waits for on launch: initialize,
+    the first tools/list, the first tools/call of `tool` (work deferred past initialize shows in the
+    later columns); and the CPU seconds the server had used by initialize's and by the call's answer."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    assert proc.stdin is not None
+    out: dict[str, float] = {}
+    try:
+        proc.stdin.write((json.dumps(INIT) + "\n").encode())
+        proc.stdin.flush()
+        line = _answer(proc, 1)
+        out["initialize"] = time.perf_counter() - start
+        out["cpu initialize"] = cpu_seconds(proc.pid)
+        if b'"result"' not in line:
+            raise RuntimeError(f"{cmd}: bad initialize answer {line[:200]!r}")
+        initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        proc.stdin.write((json.dumps(initialized) + "\n").encode() + _request(2, "tools/list", {}))
+        proc.stdin.flush()
+        line = _answer(proc, 2)
+        out["tools/list"] = time.perf_counter() - start
+        if b'"tools"' not in line:
+            raise RuntimeError(f"{cmd}: bad tools/list answer {line[:200]!r}")
+        proc.stdin.write(_request(3, "tools/call", {"name": tool, "arguments": arguments}))
+        proc.stdin.flush()
+        answer = json.loads(_answer(proc, 3))
+        out["tools/call"] = time.perf_counter() - start
+        out["cpu tools/call"] = cpu_seconds(proc.pid)
+        if "result" not in answer or answer["result"].get("isError"):
+            raise RuntimeError(f"{cmd}: {tool} failed: {json.dumps(answer)[:300]}")
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return out
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -1,15 +1,27 @@
-"""Start-up across revisions: spawn → initialize over stdio for the package as it was at each git
-revision, beside the bare SDK server, interleaved in one run (the machine's drift falls on all alike).
+"""Start-up across revisions: what a desktop client waits for after spawning the server over stdio,
+for the package as it was at each git revision, beside the bare SDK server, interleaved in one run
+(the machine's drift falls on all alike).
 
-Each revision's `sondos_mcp` is taken with `git archive` into a temporary directory and put first on
-PYTHONPATH; the dependencies are this environment's. Medians, and ratios against the bare server.
+Three moments per spawn: the initialize answer, the first tools/list answer, and the first
+tools/call answered (`update_assistant` as a dry run against the sandbox API, a process of its own;
+the bare server's trivial tool). Work moved from before initialize to the first listing or call
+shows in the later columns. Besides wall-clock, the CPU time the server had used by initialize and
+by the call: the work done, which the other engineers' benchmarks on this machine do not inflate.
 
-Run: `python bench/bench_startup.py [--spawns 9] [REV ...]` (default revisions: HEAD).
+Each revision's `sondos_mcp` is taken with `git archive` into a temporary directory, byte-compiled
+as `pip install` does (without that, and with PYTHONDONTWRITEBYTECODE set, every spawn would
+compile our modules from source, which no installed copy does), and put first on PYTHONPATH; the
+dependencies are this environment's. Each revision has a journal of its own (SQLite, on, as
+shipped). Medians, and ratios against the bare server.
+
+Run: `python bench/bench_startup.py [--spawns 9] [--source] [REV ...]` (default revisions: HEAD;
+`--source`: leave the archived trees uncompiled).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import statistics
 import subprocess
@@ -19,12 +31,14 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import BARE_SERVER, spawn_to_initialize
+from bench_core import BARE_SERVER, sandbox_api, server_env, spawn_timeline
 
 REPO = Path(__file__).resolve().parent.parent
+WALL = ("initialize", "tools/list", "tools/call")
+CPU = ("cpu initialize", "cpu tools/call")
 
 
-def checkout(rev: str, into: Path) -> Path:
+def checkout(rev: str, into: Path, compile_: bool) -> Path:
     """`rev`'s package alone, in a directory of its own."""
     target = into / rev.replace("/", "_")
     target.mkdir()
@@ -33,31 +47,41 @@ def checkout(rev: str, into: Path) -> Path:
     archive_path.write_bytes(archive)
     with tarfile.open(archive_path) as tar:
         tar.extractall(target, filter="data")
+    if compile_:
+        compileall.compile_dir(target, quiet=1)
     return target
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spawns", type=int, default=9)
+    parser.add_argument("--source", action="store_true", help="do not byte-compile the archived trees")
     parser.add_argument("revs", nargs="*", default=["HEAD"])
     args = parser.parse_args()
-    # Nothing reached: start-up does not call the API, and no journal is opened before initialize.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SONDOS_")}
-    env |= {"SONDOS_API_KEY": "1|bench", "SONDOS_BASE_URL": "http://127.0.0.1:9", "SONDOS_JOURNAL": "off"}
-    times: dict[str, list[float]] = {rev: [] for rev in args.revs} | {"bare SDK server": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        trees = {rev: checkout(rev, Path(tmp)) for rev in args.revs}
+    times: dict[str, list[dict[str, float]]] = {rev: [] for rev in args.revs} | {"bare SDK server": []}
+    call = {"id": 12, "speech_speed": 0.9, "dry_run": True}
+    with tempfile.TemporaryDirectory() as tmp, sandbox_api() as base_url:
+        env = server_env(base_url)
+        trees = {rev: checkout(rev, Path(tmp), not args.source) for rev in args.revs}
         for _ in range(args.spawns):
             for rev, tree in trees.items():
-                command = [sys.executable, "-m", "sondos_mcp"]
-                times[rev].append(spawn_to_initialize(command, env | {"PYTHONPATH": str(tree)}))
-            times["bare SDK server"].append(spawn_to_initialize([sys.executable, str(BARE_SERVER)], env))
-    bare = statistics.median(times["bare SDK server"])
-    print(f"| revision | spawn → initialize, median of {args.spawns} | vs bare |")
-    print("| --- | --- | --- |")
-    for name, values in times.items():
-        median = statistics.median(values)
-        print(f"| {name} | {median * 1000:.0f} ms | {median / bare:.2f}× |")
+                journal = str(tree / "journal.sqlite3")
+                rev_env = env | {"PYTHONPATH": str(tree), "SONDOS_JOURNAL": journal}
+                times[rev].append(
+                    spawn_timeline([sys.executable, "-m", "sondos_mcp"], rev_env, "update_assistant", call)
+                )
+            bare = [sys.executable, str(BARE_SERVER)]
+            times["bare SDK server"].append(spawn_timeline(bare, env, "echo", {"text": "hello"}))
+    medians = {name: {k: statistics.median(s[k] for s in spawns) for k in WALL + CPU} for name, spawns in times.items()}
+    base = medians["bare SDK server"]
+    print(f"spawn → answer over stdio, medians of {args.spawns} spawns ({os.cpu_count()} cores)\n")
+    print(
+        "| revision | " + " | ".join(f"→ {k}" for k in WALL) + " | " + " | ".join(f"CPU by {k[4:]}" for k in CPU) + " |"
+    )
+    print("| --- " * (1 + len(WALL) + len(CPU)) + "|")
+    for name, m in medians.items():
+        cells = [f"{m[k] * 1000:.0f} ms ({m[k] / base[k]:.2f}×)" for k in WALL + CPU]
+        print(f"| {name} | " + " | ".join(cells) + " |")
     return 0
 
 
