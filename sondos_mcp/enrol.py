@@ -159,7 +159,7 @@ class Enrolment:
     def enrol_url(self, person: Person) -> str:
         return f"{self.public_url}{ENROL_PATH}{self.vault.issue(person.id)}"
 
-    async def admit(self, ctx: ServerRequestContext[ToolContext], person: Person | None, tool: ToolSpec) -> Any:
+    async def admit(self, ctx: ServerRequestContext[Any], person: Person | None, tool: ToolSpec) -> Any:
         if person is None:
             raise ConfigurationError("This call is not signed in", hint="Sign in again: the access token is missing.")
         if tool.writes and WRITE_SCOPE not in person.scopes:
@@ -190,7 +190,7 @@ class Enrolment:
             return key
         self._ask_to_enrol(ctx, person)
 
-    def _ask_to_enrol(self, ctx: ServerRequestContext[ToolContext], person: Person) -> NoReturn:
+    def _ask_to_enrol(self, ctx: ServerRequestContext[Any], person: Person) -> NoReturn:
         url = self.enrol_url(person)
         message = (
             "Sondos needs your API key once. Open this page to store it for your sign-in: it is kept "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -434,3 +435,56 @@ def test_the_journal_url_is_redacted_from_every_log_line(tmp_path: Path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("[redacted]") == 2, proc.stderr
     assert PASSWORD not in proc.stderr
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
+TOOLS_LIST = [
+    {"jsonrpc": "2.0", "method": "notifications/initialized"},
+    {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+]
+# Never needed to answer initialize; the tool stack (handlers, tools, model, checking, trust) is
+# needed from the first request after it on.
+TOOL_STACK = ("handlers", "tools", "model", "checking", "references", "trust", "policy", "domain")
+NEVER_OVER_STDIO = ("sandbox", "oauth", "enrol", "vault", "http", "observability", "metrics")
+ON_THEIR_OWN_USE = ("resources", "prompts", "completions")
+
+
+@pytest.mark.parametrize(
+    ("requests", "loaded", "not_loaded"),
+    [
+        pytest.param([INITIALIZE], (), TOOL_STACK + NEVER_OVER_STDIO + ON_THEIR_OWN_USE, id="initialize"),
+        pytest.param([INITIALIZE, *TOOLS_LIST], TOOL_STACK, NEVER_OVER_STDIO + ON_THEIR_OWN_USE, id="tools-list"),
+    ],
+)
+def test_initialize_is_answered_before_the_tool_stack_loads(
+    tmp_path: Path, requests: list[dict[str, object]], loaded: tuple[str, ...], not_loaded: tuple[str, ...]
+):
+    """Desktop clients spawn the server on every launch and wait for initialize: answering it loads the
+    command, its settings and the server's wiring only. The tool table, the contract's models, checking
+    and trust load with the first request after it; resources, prompts and completions on their own
+    first use; the sandbox, OAuth and metrics/tracing modules never, over stdio without them configured."""
+    script = (
+        "import sys\n"
+        "from sondos_mcp.cli import main\n"
+        "assert main([]) == 0\n"
+        "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('sondos_mcp.')}))\n"
+    )
+    env = clean_env(SONDOS_API_KEY=CANARY, SONDOS_JOURNAL=str(tmp_path / "journal.sqlite3"))
+    env = {k: v for k, v in env.items() if not k.startswith(("OTEL_", "PROMETHEUS_"))}
+    stdin = "".join(json.dumps(r) + "\n" for r in requests)
+    child = subprocess.run(
+        [sys.executable, "-c", script], input=stdin, capture_output=True, text=True, timeout=60, env=env
+    )
+    assert child.returncode == 0, child.stderr
+    *answers, modules = child.stdout.splitlines()
+    assert [json.loads(a)["id"] for a in answers] == [r["id"] for r in requests if "id" in r]
+    assert all("result" in json.loads(a) for a in answers), answers
+    assert "serverInfo" in json.loads(answers[0])["result"]
+    loaded_now = set(json.loads(modules.replace("'", '"')))
+    assert set(loaded) <= loaded_now
+    assert not loaded_now & set(not_loaded)
