@@ -119,12 +119,16 @@ def cpu_seconds(pid: int) -> float:
     return total / 1e9
 
 
-def spawn_timeline(cmd: list[str], env: dict[str, str], tool: str, arguments: dict[str, Any]) -> dict[str, float]:
+def spawn_timeline(
+    cmd: list[str], env: dict[str, str], tool: str, arguments: dict[str, Any], cwd: Path | None = None
+) -> dict[str, float]:
     """Seconds from spawning the process to each answer a client waits for on launch: initialize,
     the first tools/list, the first tools/call of `tool` (work deferred past initialize shows in the
     later columns); and the CPU seconds the server had used by initialize's and by the call's answer."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=cwd
+    )
     assert proc.stdin is not None
     out: dict[str, float] = {}
     try:

@@ -67,9 +67,10 @@ def main() -> int:
             for rev, tree in trees.items():
                 journal = str(tree / "journal.sqlite3")
                 rev_env = env | {"PYTHONPATH": str(tree), "SONDOS_JOURNAL": journal}
-                times[rev].append(
-                    spawn_timeline([sys.executable, "-m", "sondos_mcp"], rev_env, "update_assistant", call)
-                )
+                # `-m` puts the working directory first on sys.path: run in the tree, or every revision
+                # would be whichever checkout the benchmark was started from.
+                command = [sys.executable, "-m", "sondos_mcp"]
+                times[rev].append(spawn_timeline(command, rev_env, "update_assistant", call, cwd=tree))
             bare = [sys.executable, str(BARE_SERVER)]
             times["bare SDK server"].append(spawn_timeline(bare, env, "echo", {"text": "hello"}))
     medians = {name: {k: statistics.median(s[k] for s in spawns) for k in WALL + CPU} for name, spawns in times.items()}
