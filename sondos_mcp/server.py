@@ -109,15 +109,19 @@ def _input_schema(name: str) -> Mapping[str, Any] | None:
 
 
 def build_server(
-    settings: Settings, request_key: RequestKey | None = None, people: People | None = None
+    settings: Settings, request_key: RequestKey | None = None, people: People | None = None, *, eager: bool = False
 ) -> Server[Deferred]:
     """The MCP server. With `request_key`, every call uses the key its caller sent, and only that;
-    with `people`, the key the signed-in person sent or enrolled."""
+    with `people`, the key the signed-in person sent or enrolled. With `eager` (HTTP), the handlers
+    are built when the server starts, not on its first request: no caller waits for the build, and
+    a failure in it stops start-up instead of answering a request."""
 
     @asynccontextmanager
     async def lifespan(_: Server[Deferred]) -> AsyncIterator[Deferred]:
         deferred = Deferred(settings, request_key, people)
         try:
+            if eager:
+                deferred.handlers()
             yield deferred
         finally:
             await deferred.aclose()

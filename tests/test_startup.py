@@ -488,3 +488,17 @@ def test_initialize_is_answered_before_the_tool_stack_loads(
     loaded_now = set(json.loads(modules.replace("'", '"')))
     assert set(loaded) <= loaded_now
     assert not loaded_now & set(not_loaded)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("eager", "built_at_start"), [(False, False), (True, True)])
+async def test_an_http_server_builds_its_handlers_when_it_starts_stdio_on_first_use(
+    tmp_path: Path, eager: bool, built_at_start: bool
+):
+    """Over HTTP (`eager`) no caller waits for the tool stack's build, and a failure in it stops start-up;
+    over stdio it waits for the first request after initialize."""
+    server = build_server(make_settings("http://127.0.0.1:9", journal=str(tmp_path / "j.sqlite3")), eager=eager)
+    async with server.lifespan(server) as deferred:
+        assert (deferred.built is not None) is built_at_start
+        deferred.handlers()
+        assert deferred.built is not None
