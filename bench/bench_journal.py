@@ -30,6 +30,7 @@ Run: `python bench/bench_journal.py [--rounds 6] [--calls 200] [--postgres postg
 from __future__ import annotations
 
 import argparse
+import compileall
 import statistics
 import sys
 import tempfile
@@ -90,7 +91,9 @@ def main() -> int:
 
     tmp = tempfile.mkdtemp(prefix="bench-journal-", dir=args.journal_dir)
     with sandbox_api() as base_url:
-        base = server_env(base_url)
+        # `python -m` would put the working directory first on sys.path: from the repository's root,
+        # every configuration, the baseline's too, would run the checkout. Safe path: PYTHONPATH and the install.
+        base = server_env(base_url) | {"PYTHONSAFEPATH": "1"}
         configs = {
             "off": base | {"SONDOS_JOURNAL": "off"},
             "sqlite": base | {"SONDOS_JOURNAL": str(Path(tmp) / "journal.sqlite3")},
@@ -99,6 +102,7 @@ def main() -> int:
             configs["postgres"] = base | {"SONDOS_JOURNAL_URL": args.postgres}
         if args.baseline:
             old = {"PYTHONPATH": str(Path(args.baseline).resolve())}
+            compileall.compile_dir(Path(args.baseline), quiet=1)  # as an install would (not from source per spawn)
             configs["off (baseline)"] = configs["off"] | old
             configs["sqlite (baseline)"] = base | old | {"SONDOS_JOURNAL": str(Path(tmp) / "baseline.sqlite3")}
         if len(configs) > len(ASSISTANTS):

@@ -11,7 +11,9 @@ journal to SQLite. The configurations:
 - metrics + traces: and `OTEL_EXPORTER_OTLP_ENDPOINT` at a stand-in OTLP collector on 127.0.0.1
   that accepts every export (every call traced: the OpenTelemetry default sampler);
 - metrics + traces, 1 in 10: the standard sampler settings recording one trace in ten
-  (`OTEL_TRACES_SAMPLER=parentbased_traceidratio`, `OTEL_TRACES_SAMPLER_ARG=0.1`).
+  (`OTEL_TRACES_SAMPLER=parentbased_traceidratio`, `OTEL_TRACES_SAMPLER_ARG=0.1`);
+- and a second "off" server: two identical processes differ by a few percent (memory layout, which
+  core each lands on), so its ratio is the run's own noise floor.
 
 Three calls: an applied update (the journal's writes, a list read and a PUT upstream: three
 spans), a refused update with repairs (the refusal read for codes and repairs; one span), and a
@@ -52,7 +54,7 @@ HEADERS = {
     "MCP-Protocol-Version": "2025-11-25",
     "Authorization": f"Bearer {TOKEN}",
 }
-ASSISTANTS = (12, 14, 16, 101)  # pipeline assistants alike in shape, one per configuration
+ASSISTANTS = (12, 14, 16, 101, 102)  # pipeline assistants alike in shape, one per configuration
 Shape = Callable[[int, int], tuple[str, dict[str, Any], bool]]
 SHAPES: dict[str, Shape] = {
     "update_assistant, applied": lambda id_, i: (
@@ -190,7 +192,15 @@ def main() -> int:
         metrics = base | {"SONDOS_METRICS": "1", "SONDOS_METRICS_ALLOW": "127.0.0.1"}
         traced = metrics | {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp}
         sampled = traced | {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"}
-        configs = {"off": base, "metrics": metrics, "metrics + traces": traced, "metrics + traces, 1 in 10": sampled}
+        configs = {
+            "off": base,
+            # A second server with the defaults: how far two identical servers differ in this run, the
+            # figure any other ratio must clear to mean something.
+            "off, a second server": base,
+            "metrics": metrics,
+            "metrics + traces": traced,
+            "metrics + traces, 1 in 10": sampled,
+        }
         configs = {
             name: env | {"SONDOS_JOURNAL": str(tmp / f"{k}.sqlite3")} for k, (name, env) in enumerate(configs.items())
         }
