@@ -1,8 +1,9 @@
 """Every request but initialize: the handlers `server.build_server` wires, over one tool context.
 
-They are built on the first request after initialize (`server.build_server`), with everything
-they import: the tool table, the update contract's models, checking and the trust layer. A
-desktop client spawns the server on every launch and waits for its initialize answer first.
+Over stdio they are built on the first request after initialize (`server.build_server`), with
+everything they import: the tool table, the update contract's models, checking and the trust
+layer; a desktop client spawns the server on every launch and waits for its initialize answer
+first. Over HTTP they are built when the server starts, before any caller is served.
 """
 
 from __future__ import annotations
