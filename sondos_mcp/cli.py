@@ -12,13 +12,16 @@ import tempfile
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr, ValidationError
 
 from sondos_mcp import __version__, telemetry
 from sondos_mcp.config import Settings, describe, env_name, setting_errors
 from sondos_mcp.logs import configure_logging
+
+if TYPE_CHECKING:
+    from sondos_mcp.policy import Policies
 
 log = logging.getLogger("sondos_mcp")
 
@@ -94,11 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"sondos-mcp: {line}", file=sys.stderr)
         return 2
 
+    policies = None
     if settings.policy is not None:  # a policy that cannot be read stops start-up, naming the line
         from sondos_mcp.policy import PolicyError, load_policies
 
         try:
-            load_policies(settings.policy)
+            policies = load_policies(settings.policy)  # read once: the policy checked is the policy enforced
         except PolicyError as exc:
             print(f"sondos-mcp: SONDOS_POLICY: {exc}", file=sys.stderr)
             return 2
@@ -124,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings.model_copy(update=update)
     configure_logging(settings)
     try:
-        return serve_http(settings) if args.transport == "http" else serve_stdio(settings)
+        return serve_http(settings) if args.transport == "http" else serve_stdio(settings, policies)
     except KeyboardInterrupt:
         return 130
     finally:
@@ -142,14 +146,14 @@ def warn_without_key(settings: Settings, transport: str) -> None:
         )
 
 
-def serve_stdio(settings: Settings) -> int:
+def serve_stdio(settings: Settings, policies: Policies | None = None) -> int:
     import anyio
     from mcp.server.stdio import stdio_server
 
     from sondos_mcp.server import build_server, settle_heap
 
     warn_without_key(settings, "stdio")
-    server = build_server(settings)
+    server = build_server(settings, policies=policies, settle=True)
     if telemetry.tracing_requested():  # OTEL_EXPORTER_OTLP_ENDPOINT; otherwise nothing more is imported
         from sondos_mcp.observability import ObservabilityUnavailable, trace_server
 

@@ -44,7 +44,7 @@ from sondos_mcp.client import CALL_RECORD, CallRecord, KeySource, SondosApi
 from sondos_mcp.config import Settings
 from sondos_mcp.confirm import NeedsInput
 from sondos_mcp.errors import READ_BACK_HINT, DeadlineExceeded, InvalidArguments, SondosError
-from sondos_mcp.policy import Policy
+from sondos_mcp.policy import Policies, Policy
 from sondos_mcp.references import Lookups
 from sondos_mcp.results import error_result, rpc_error
 from sondos_mcp.tools import TOOLS, TOOLS_BY_NAME, ToolContext, ToolSpec
@@ -117,7 +117,13 @@ class Handlers:
     With `request_key`, every call uses the key its caller sent, and only that; with `people`,
     the key the signed-in person sent or enrolled."""
 
-    def __init__(self, settings: Settings, request_key: RequestKey | None, people: People | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        request_key: RequestKey | None,
+        people: People | None,
+        policies: Policies | None = None,
+    ) -> None:
         self.settings = settings
         self.request_key = request_key
         self.people = people
@@ -126,7 +132,7 @@ class Handlers:
         self.by_name = TOOLS_BY_NAME if people is None else {tool.name: tool for tool in self.tools}
         key_source: KeySource | None = _call_key.get if request_key is not None or people is not None else None
         api = SondosApi(settings, key_source=key_source)
-        trust = Trust.from_settings(settings)
+        trust = Trust.from_settings(settings, policies)
         cache = TTLCache(ttl=60.0, max_entries=settings.cache_entries)
         self.context = ToolContext(api=api, lookups=Lookups(api, cache, max_pages=settings.max_pages), trust=trust)
         if people is not None:

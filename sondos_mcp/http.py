@@ -182,7 +182,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         checker = http_oauth.checker_for(settings)
         people = Enrolment(settings, checker)
         routes += http_oauth.metadata_routes(settings) + people.routes()
-    server = build_server(settings, request_key=caller_key if mode == "per_user" else None, people=people, eager=True)
+    server = build_server(
+        settings, request_key=caller_key if mode == "per_user" else None, people=people, eager=True, settle=True
+    )
     observability.trace_server(server)
     metrics_app, metrics_routes = observability.install_metrics(server, settings)
     routes += metrics_routes

@@ -33,7 +33,7 @@ from sondos_mcp import __version__, ui
 if TYPE_CHECKING:
     from sondos_mcp.config import Settings
     from sondos_mcp.handlers import Handlers, People, RequestKey
-    from sondos_mcp.policy import Policy
+    from sondos_mcp.policy import Policies, Policy
 
 DESCRIPTION = "Check, preview, apply and undo changes to Sondos AI voice assistants"
 
@@ -81,16 +81,25 @@ class Deferred:
     after initialize, so that initialize is answered before the tool table, the contract's models
     and the trust layer are imported and built (desktop clients wait for it on every launch)."""
 
-    def __init__(self, settings: Settings, request_key: RequestKey | None, people: People | None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        request_key: RequestKey | None,
+        people: People | None,
+        policies: Policies | None,
+        settle: bool,
+    ) -> None:
         self.settings, self.request_key, self.people = settings, request_key, people
+        self.policies, self.settle = policies, settle
         self.built: Handlers | None = None
 
     def handlers(self) -> Handlers:
         if self.built is None:
             from sondos_mcp.handlers import Handlers
 
-            self.built = Handlers(self.settings, self.request_key, self.people)
-            settle_heap()  # what was just built is start-up's too: keep it out of the collector's full passes
+            self.built = Handlers(self.settings, self.request_key, self.people, self.policies)
+            if self.settle:
+                settle_heap()  # what was just built is start-up's too: keep it out of the collector's full passes
         return self.built
 
     async def aclose(self) -> None:
@@ -109,16 +118,26 @@ def _input_schema(name: str) -> Mapping[str, Any] | None:
 
 
 def build_server(
-    settings: Settings, request_key: RequestKey | None = None, people: People | None = None, *, eager: bool = False
+    settings: Settings,
+    request_key: RequestKey | None = None,
+    people: People | None = None,
+    *,
+    policies: Policies | None = None,
+    eager: bool = False,
+    settle: bool = False,
 ) -> Server[Deferred]:
     """The MCP server. With `request_key`, every call uses the key its caller sent, and only that;
-    with `people`, the key the signed-in person sent or enrolled. With `eager` (HTTP), the handlers
-    are built when the server starts, not on its first request: no caller waits for the build, and
-    a failure in it stops start-up instead of answering a request."""
+    with `people`, the key the signed-in person sent or enrolled. `policies`: as start-up read and
+    checked them (else the policy file is read when the handlers are built). With `eager` (HTTP),
+    the handlers are built when the server starts, not on its first request: no caller waits for
+    the build, and a failure in it stops start-up instead of answering a request. With `settle`
+    (the process's one server: the commands, not a library's or a test's servers), what the build
+    made is frozen out of the cyclic collector's full passes (`settle_heap`); a server frozen so is
+    never freed."""
 
     @asynccontextmanager
     async def lifespan(_: Server[Deferred]) -> AsyncIterator[Deferred]:
-        deferred = Deferred(settings, request_key, people)
+        deferred = Deferred(settings, request_key, people, policies, settle)
         try:
             if eager:
                 deferred.handlers()

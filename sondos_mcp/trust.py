@@ -107,10 +107,12 @@ class Trust:
     _locks: dict[tuple[str, int], tuple[anyio.Lock, int]] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Trust:
-        """The policies now; the journal is only configured here and opened on first use (`ready`),
-        so that start-up, which desktop clients wait for on every launch, does not pay for it."""
-        policies = load_policies(settings.policy) if settings.policy is not None else Policies()
+    def from_settings(cls, settings: Settings, policies: Policies | None = None) -> Trust:
+        """The policies now (`policies`: as start-up already read and checked them, else read here);
+        the journal is only configured here and opened on first use (`ready`), so that start-up,
+        which desktop clients wait for on every launch, does not pay for it."""
+        if policies is None:
+            policies = load_policies(settings.policy) if settings.policy is not None else Policies()
         tokens = settings.named_tokens() if settings.auth_mode == "shared" else []
         trust = cls(
             open_journal(settings),

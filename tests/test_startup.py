@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -9,6 +10,7 @@ import re
 import socket
 import subprocess
 import sys
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -502,3 +504,42 @@ async def test_an_http_server_builds_its_handlers_when_it_starts_stdio_on_first_
         assert (deferred.built is not None) is built_at_start
         deferred.handlers()
         assert deferred.built is not None
+
+
+def test_the_policy_checked_at_start_up_is_the_policy_enforced(tmp_path: Path):
+    """Over stdio the handlers are built after initialize, but with the policy file as start-up read
+    and checked it: a file changed, or broken, in between changes nothing."""
+    policy = tmp_path / "policy.toml"
+    policy.write_text("read_only = true\n", encoding="utf-8")
+    env = clean_env(SONDOS_API_KEY=CANARY, SONDOS_JOURNAL="off", SONDOS_POLICY=str(policy))
+    proc = subprocess.Popen(
+        server_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    try:
+        proc.stdin.write(json.dumps(INITIALIZE) + "\n")
+        proc.stdin.flush()
+        assert "serverInfo" in json.loads(proc.stdout.readline())["result"]
+        policy.write_text("read_only = [this is not TOML\n", encoding="utf-8")
+        proc.stdin.write("".join(json.dumps(r) + "\n" for r in TOOLS_LIST))
+        proc.stdin.flush()
+        listed = [tool["name"] for tool in json.loads(proc.stdout.readline())["result"]["tools"]]
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    assert "list_assistants" in listed
+    assert not {"update_assistant", "update_assistants", "undo_change"} & set(listed)  # read_only, as started
+
+
+@pytest.mark.anyio
+async def test_a_server_built_in_process_is_freed_once_dropped(still: SandboxServer):
+    """Only the commands freeze the heap they built (`settle`): a server a test or a library builds
+    and drops is collected like anything else, its handlers with it."""
+    server = build_server(make_settings(still.base_url, journal="off"))
+    async with Client(server) as client:
+        assert not (await client.call_tool("list_assistants", {})).is_error
+    freed = weakref.ref(server)
+    del server, client
+    gc.collect()
+    assert freed() is None
