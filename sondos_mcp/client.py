@@ -327,9 +327,11 @@ class SondosApi:
                 outcome="unknown" if writes else "not_applied",
             ) from exc
         finally:
-            telemetry.hooks.upstream(method, path, status, time.perf_counter() - started)
-            if span is not None:
-                span.end(status)
+            try:
+                if span is not None:
+                    span.end(status)
+            finally:
+                telemetry.hooks.upstream(method, path, status, time.perf_counter() - started)
         log.info("%s %s -> %s", method, path, response.status_code)
         try:
             body = jsonlib.loads(content) if content.strip() else None

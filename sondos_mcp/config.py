@@ -134,6 +134,10 @@ class Settings(BaseSettings):
         parts = urlsplit(value.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"must be an absolute http(s) URL such as {DEFAULT_BASE_URL}")
+        if "@" in parts.netloc:
+            # httpx would send it as Basic authentication in place of the API key, and it would be
+            # shown wherever the URL is (a connection error's message, a log line).
+            raise ValueError("must not carry a user or password: the API key goes in SONDOS_API_KEY")
         return value.strip()
 
     @field_validator("journal_url", mode="before")
@@ -312,7 +316,7 @@ def setting_errors(exc: ValidationError, flags: dict[str, str] | None = None) ->
         if accepted and (err["type"] in _SHAPE_ERRORS or err["type"].endswith(("_parsing", "_type"))):
             message = f"must be {accepted}"
         value = err.get("input")
-        secret = field in SECRET_FIELDS
+        secret = field in SECRET_FIELDS or (isinstance(value, str) and "@" in urlsplit(value.strip()).netloc)
         shown = f" (got {value!r})" if isinstance(value, str | int | float) and not secret else ""
         lines.append(f"{name}: {message}{shown}")
     return lines

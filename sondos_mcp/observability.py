@@ -276,42 +276,49 @@ def guard_span_names(server: Server[Any]) -> None:
 
 
 class _SdkSpans:
-    """Runs the SDK's OpenTelemetry middleware, with two changes.
+    """Runs the SDK's OpenTelemetry middleware so that what a client sends stays out of its spans.
 
-    What a client sends stays out of its spans: it names a span after the request's `name`
-    parameter and sets a failure's message as its status, so an unknown tool called "Riyadh Sales"
-    would name a span after an assistant. It sees a view of the request without a name that is not
-    one of our tools' or prompts' (the rest of the chain, and the client, see the request and its
-    answer as they are).
+    The middleware names a span after the request's `name` parameter and sets a failure's message
+    as its status, and our failures' messages repeat what was asked for (`no resource
+    'sondos://…'`, `Unknown tool: Riyadh Sales`). So it sees a view of the request without a name
+    that is not one of our tools' or prompts', and each failure as its code with a fixed message;
+    the rest of the chain, and the client, see the request and its answer as they are.
     """
 
     def __init__(self, inner: Any) -> None:
         from mcp.shared.exceptions import MCPError
+        from pydantic import ValidationError
 
         from sondos_mcp.prompts import PROMPTS_BY_NAME
         from sondos_mcp.tools import TOOLS_BY_NAME
 
         self.inner = inner
-        self.error = MCPError
+        self.error, self.invalid = MCPError, ValidationError
         self.ours = {"tools/call": frozenset(TOOLS_BY_NAME), "prompts/get": frozenset(PROMPTS_BY_NAME)}
 
     async def __call__(self, ctx: Any, call_next: Any) -> Any:
         name = ctx.params.get("name") if ctx.params else None
-        if name is None or name in self.ours.get(ctx.method, ()):
-            return await self.inner(ctx, call_next)
-        raised: list[Exception] = []
+        foreign = name is not None and not (isinstance(name, str) and name in self.ours.get(ctx.method, ()))
+        raised: list[BaseException] = []
 
         async def inside(_: Any) -> Any:
             try:
                 return await call_next(ctx)
             except self.error as exc:
-                raised.append(exc)  # "Unknown tool: <what was sent>" goes to the client, not to the span
-                raise self.error(code=exc.error.code, message="unknown name") from None
+                raised.append(exc)
+                raise self.error(code=exc.error.code, message=f"error {exc.error.code}") from None
+            except self.invalid:
+                raise  # the SDK records it as invalid parameters, without its text
+            except Exception as exc:
+                raised.append(exc)
+                raise RuntimeError(f"{type(exc).__name__} (its message is not recorded)") from None
 
-        shown = dataclasses.replace(ctx, params={k: v for k, v in ctx.params.items() if k != "name"})
+        shown = (
+            dataclasses.replace(ctx, params={k: v for k, v in ctx.params.items() if k != "name"}) if foreign else ctx
+        )
         try:
             return await self.inner(shown, inside)
-        except self.error:
+        except Exception:
             if raised:
                 raise raised[0] from None
             raise

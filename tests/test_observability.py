@@ -34,7 +34,7 @@ from sondos_mcp.sandbox import DEMO_KEY, SandboxServer
 from sondos_mcp.sandbox.data import seed_assistants
 from sondos_mcp.sandbox.loopback import ThreadedServer
 from sondos_mcp.telemetry import endpoint_template
-from tests.conftest import start_http_server
+from tests.conftest import server_command, start_http_server
 from tests.oauth_issuer import Issuer, issuer_fixture, serving  # noqa: F401
 
 TOKEN = "obs-team-token-91c4"
@@ -461,7 +461,8 @@ def test_spans_nest_upstream_requests_under_their_tool_call(tmp_path: Path):
     unknown = [s for s in spans if s["attributes"].get("gen_ai.operation.name") == "execute_tool" and s is not tool]
     assert [s["name"] for s in unknown] == ["tools/call get_assistant", "tools/call"]  # the unknown name left out
     assert unknown[1]["status"] == "ERROR"
-    assert "Riyadh Sales" not in json.dumps(spans)
+    assert "Riyadh" not in json.dumps(spans)  # neither the unknown tool's name nor the resource's address
+    assert any(s["name"] == "resources/read" and s["status"] == "ERROR" for s in spans)
     text = child.stdout + child.stderr
     for secret in (DEMO_KEY, DEMO_KEY.split("|")[1], "PROMPT-CANARY", *NAMES):
         assert secret not in text
@@ -570,3 +571,33 @@ def test_an_upstream_request_is_a_child_span_named_by_its_template_without_ids_c
     shown = json.dumps(attributes) + child.name
     for secret in ("secret-pw", "user:", "Riyadh", "page=", "assistant/12"):
         assert secret not in shown
+
+
+def test_a_name_that_is_not_a_string_is_refused_as_such_with_traces_on(collector: tuple[str, Any]):
+    """With traces on, a tools/call or prompts/get whose `name` is a list or an object gets the
+    JSON-RPC error for bad parameters, as with traces off, not an internal failure of the span guard."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SONDOS_", "OTEL_"))}
+    env |= {"SONDOS_API_KEY": DEMO_KEY, "SONDOS_JOURNAL": "off", "OTEL_EXPORTER_OTLP_ENDPOINT": collector[0]}
+    proc = subprocess.Popen(
+        server_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    answers: list[dict[str, Any]] = []
+    try:
+        for request in [
+            {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": ["Riyadh Sales"]}},
+            {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": {"a": "Riyadh"}}},
+            {"jsonrpc": "2.0", "id": 4, "method": "prompts/get", "params": {"name": ["tune_assistant"]}},
+        ]:  # fmt: skip
+            proc.stdin.write(json.dumps(request) + "\n")
+            proc.stdin.flush()
+            if "id" in request:
+                answers.append(json.loads(proc.stdout.readline()))
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    assert [a.get("error", {}).get("code") for a in answers[1:]] == [-32602] * 3, answers

@@ -51,6 +51,13 @@ BAD_SETTINGS = [
     pytest.param(["--base-url", "app.sondos-ai.com/api"], {}, "SONDOS_BASE_URL", "http", id="base-url-no-scheme"),
     pytest.param([], {"SONDOS_BASE_URL": "https://"}, "SONDOS_BASE_URL", "http", id="base-url-no-host"),
     pytest.param([], {"SONDOS_BASE_URL": "ftp://example.com"}, "SONDOS_BASE_URL", "http", id="base-url-ftp"),
+    pytest.param(
+        [],
+        {"SONDOS_BASE_URL": "https://ops:pw-canary@api.example.com"},
+        "SONDOS_BASE_URL",
+        "SONDOS_API_KEY",
+        id="base-url-with-a-password",
+    ),
     pytest.param(["--timeout", "-3"], {}, "SONDOS_TIMEOUT", "> 0", id="timeout-negative"),
     pytest.param([], {"SONDOS_TIMEOUT": "soon"}, "SONDOS_TIMEOUT", "number", id="timeout-not-a-number"),
     pytest.param([], {"SONDOS_RETRIES": "-1"}, "SONDOS_RETRIES", "≥ 0", id="retries-negative"),
@@ -78,11 +85,16 @@ def test_bad_setting_exits_2_with_one_line_naming_the_variable(
     assert proc.stdout == ""
 
 
-def test_a_bad_secret_is_named_but_never_echoed():
+@pytest.mark.parametrize(
+    "env",
+    [{"SONDOS_HTTP_TOKENS": CANARY, "SONDOS_TIMEOUT": "0"}, {"SONDOS_BASE_URL": f"https://ops:{CANARY}@example.com"}],
+    ids=["token", "password-in-base-url"],
+)
+def test_a_bad_secret_is_named_but_never_echoed(env: dict[str, str]):
     """A refused setting's message does not repeat a secret's value."""
-    proc = start(SONDOS_HTTP_TOKENS=CANARY, SONDOS_TIMEOUT="0")
+    proc = start(**env)
     assert proc.returncode == 2
-    assert "SONDOS_TIMEOUT" in proc.stderr
+    assert next(name for name in env if name != "SONDOS_HTTP_TOKENS") in proc.stderr
     assert CANARY not in proc.stderr
 
 
@@ -478,12 +490,29 @@ def test_initialize_is_answered_before_the_tool_stack_loads(
     )
     env = clean_env(SONDOS_API_KEY=CANARY, SONDOS_JOURNAL=str(tmp_path / "journal.sqlite3"))
     env = {k: v for k, v in env.items() if not k.startswith(("OTEL_", "PROMETHEUS_"))}
-    stdin = "".join(json.dumps(r) + "\n" for r in requests)
-    child = subprocess.run(
-        [sys.executable, "-c", script], input=stdin, capture_output=True, text=True, timeout=60, env=env
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
-    assert child.returncode == 0, child.stderr
-    *answers, modules = child.stdout.splitlines()
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    answers = []
+    try:
+        # Each answer is read before the input ends: at the end of its input the server stops, and a
+        # request still in flight then would go unanswered.
+        for request in requests:
+            proc.stdin.write(json.dumps(request) + "\n")
+            proc.stdin.flush()
+            if "id" in request:
+                answers.append(proc.stdout.readline())
+    finally:
+        proc.stdin.close()
+    modules = proc.stdout.read().strip()
+    assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
     assert [json.loads(a)["id"] for a in answers] == [r["id"] for r in requests if "id" in r]
     assert all("result" in json.loads(a) for a in answers), answers
     assert "serverInfo" in json.loads(answers[0])["result"]

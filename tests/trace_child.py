@@ -25,6 +25,7 @@ from sondos_mcp.sandbox.loopback import ThreadedServer
 from sondos_mcp.server import build_server
 
 FOREIGN = "Riyadh Sales"
+FOREIGN_URI = "sondos://assistants/Riyadh-Sales"
 UNSAMPLED_PARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"  # a caller's trace, not sampled
 
 
@@ -63,6 +64,14 @@ async def calls(base_url: str, journal: str) -> None:
         except MCPError as exc:
             message = exc.error.message
         assert message == f"Unknown tool: {FOREIGN}", message
+        # A resource that does not exist, its address naming an assistant: the client hears which.
+        message = None
+        try:
+            await client.read_resource(FOREIGN_URI)
+        except MCPError as exc:
+            message = exc.error.message
+        assert message is not None
+        assert FOREIGN_URI in message, message
 
 
 def main() -> None:
@@ -85,6 +94,7 @@ def main() -> None:
                 "attributes": dict(span.attributes or {}),
                 "events": [{"name": e.name, "attributes": dict(e.attributes or {})} for e in span.events],
                 "status": span.status.status_code.name,
+                "status_description": span.status.description,
             }
         )
     print(json.dumps({"spans": spans, "upstream": upstream}, default=str))
