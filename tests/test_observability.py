@@ -20,6 +20,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr, ValidationError
 
@@ -601,3 +602,75 @@ def test_a_name_that_is_not_a_string_is_refused_as_such_with_traces_on(collector
         proc.stdin.close()
         proc.wait(timeout=30)
     assert [a.get("error", {}).get("code") for a in answers[1:]] == [-32602] * 3, answers
+
+
+def _call_result(is_error: bool, structured: dict[str, Any]) -> Any:
+    from mcp_types import CallToolResult, TextContent
+
+    return CallToolResult(
+        content=[TextContent(type="text", text="…")], structured_content=structured, is_error=is_error
+    )
+
+
+@pytest.mark.parametrize(
+    ("result", "outcome", "refusals", "repairs"),
+    [
+        pytest.param(_call_result(False, {"applied": True}), "ok", {}, {}, id="ok"),
+        pytest.param(
+            _call_result(True, {"error": {"kind": "upstream_unavailable"}}), "upstream_unavailable", {}, {}, id="error"
+        ),
+        pytest.param(
+            _call_result(
+                True,
+                {
+                    "problems": [
+                        {"code": "out_of_range", "fix": {"value": 1.2}},
+                        {"code": "unknown_reference", "candidates": [3, 4]},
+                    ],
+                    "suggested_arguments": {"id": 12, "speech_speed": 1.2},
+                },
+            ),
+            "refused",
+            {"out_of_range": 1, "unknown_reference": 1},
+            {"fix": 1, "candidates": 1, "suggested_arguments": 1},
+            id="refused-with-repairs",
+        ),
+        pytest.param(
+            _call_result(
+                True,
+                {"assistants": [{"problems": [{"code": "wrong_type"}]}, {"problems": [{"code": "Riyadh Sales"}]}]},
+            ),
+            "refused",
+            {"wrong_type": 1, "other": 1},
+            {},
+            id="change-set-members",
+        ),
+        pytest.param(
+            {"resultType": "input_required", "inputRequests": {}}, "input_required", {}, {}, id="input-required-wire"
+        ),
+        pytest.param({"isError": True, "structuredContent": {}}, "refused", {}, {}, id="refused-wire"),
+    ],
+)
+def test_a_calls_outcome_refusals_and_repairs_are_counted_from_its_result(
+    result: Any, outcome: str, refusals: dict[str, int], repairs: dict[str, int]
+):
+    """What the calls middleware reads off a result, the model as the handlers return it or the wire
+    shape: the outcome, each problem's code (a code that is not one of our words as `other`), and the
+    repairs offered."""
+    from mcp_types import InputRequiredResult
+
+    from sondos_mcp.metrics import CallMetrics, Metrics
+
+    m = Metrics()
+    metrics = CallMetrics(m)
+    assert metrics._outcome("update_assistant", result) == outcome
+    samples = parse(generate_latest(m.registry).decode())
+    counted = {dict(labels)["code"]: v for (name, labels), v in samples.items() if name == "sondos_refusals_total"}
+    offered = {
+        dict(labels)["kind"]: v for (name, labels), v in samples.items() if name == "sondos_repairs_offered_total"
+    }
+    assert counted == refusals
+    assert offered == repairs
+    assert (
+        CallMetrics(Metrics())._outcome("update_assistant", InputRequiredResult(request_state="s")) == "input_required"
+    )
