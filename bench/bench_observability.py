@@ -22,7 +22,9 @@ and p90 of all timed calls, their ratio to "off", and the server's CPU time per 
 system, all its threads, so the export thread's encoding counts) with its ratio. After each
 round's calls, /metrics is scraped once (untimed) to check it and to time a scrape.
 
-Run: `python bench/bench_observability.py [--rounds 4] [--calls 150]`. Prints a Markdown table.
+Run: `python bench/bench_observability.py [--rounds 5] [--calls 150]`. Prints a Markdown table. Each
+configuration changes its own assistant, rotated per round: with rounds a multiple of five, each
+configuration has changed each assistant alike.
 """
 
 from __future__ import annotations
@@ -178,7 +180,7 @@ def scrape(base: str) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=150, help="timed calls per configuration, shape and round")
     args = parser.parse_args()
 
