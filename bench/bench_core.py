@@ -30,6 +30,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 ROOT = Path(__file__).resolve().parent.parent
 BARE_SERVER = ROOT / "bench" / "bare_server.py"
 INIT = {
@@ -80,19 +82,21 @@ def server_env(base_url: str) -> dict[str, str]:
 
 def spawn_to_initialize(cmd: list[str], env: dict[str, str]) -> float:
     """Seconds from spawning the process to reading its initialize answer."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-    assert proc.stdin is not None
-    assert proc.stdout is not None
-    proc.stdin.write((json.dumps(INIT) + "\n").encode())
-    proc.stdin.flush()
-    line = proc.stdout.readline()
-    elapsed = time.perf_counter() - start
-    proc.stdin.close()
-    proc.wait(timeout=10)
-    if b'"result"' not in line:
-        raise RuntimeError(f"{cmd}: bad initialize answer {line[:200]!r}")
-    return elapsed
+    return spawn_timeline(cmd, env)["initialize"]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[Any] | None = None, timeout: float = 60) -> None:
+    """Wait until `url` answers at all (a server started in another process); fail if `proc` exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"the server for {url} exited with status {proc.returncode}") from None
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
 
 
 def _request(id_: int, method: str, params: dict[str, Any]) -> bytes:
@@ -121,11 +125,16 @@ def cpu_seconds(pid: int) -> float:
 
 
 def spawn_timeline(
-    cmd: list[str], env: dict[str, str], tool: str, arguments: dict[str, Any], cwd: Path | None = None
+    cmd: list[str],
+    env: dict[str, str],
+    tool: str | None = None,
+    arguments: dict[str, Any] | None = None,
+    cwd: Path | None = None,
 ) -> dict[str, float]:
     """Seconds from spawning the process to each answer a client waits for on launch: initialize,
     the first tools/list, the first tools/call of `tool` (work deferred past initialize shows in the
-    later columns); and the CPU seconds the server had used by initialize's and by the call's answer."""
+    later columns); and the CPU seconds the server had used by initialize's and by the call's answer.
+    Without `tool`, initialize's alone."""
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=cwd
@@ -140,6 +149,8 @@ def spawn_timeline(
         out["cpu initialize"] = cpu_seconds(proc.pid)
         if b'"result"' not in line:
             raise RuntimeError(f"{cmd}: bad initialize answer {line[:200]!r}")
+        if tool is None:
+            return out
         initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
         proc.stdin.write((json.dumps(initialized) + "\n").encode() + _request(2, "tools/list", {}))
         proc.stdin.flush()
@@ -147,7 +158,7 @@ def spawn_timeline(
         out["tools/list"] = time.perf_counter() - start
         if b'"tools"' not in line:
             raise RuntimeError(f"{cmd}: bad tools/list answer {line[:200]!r}")
-        proc.stdin.write(_request(3, "tools/call", {"name": tool, "arguments": arguments}))
+        proc.stdin.write(_request(3, "tools/call", {"name": tool, "arguments": arguments or {}}))
         proc.stdin.flush()
         answer = json.loads(_answer(proc, 3))
         out["tools/call"] = time.perf_counter() - start

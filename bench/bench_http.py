@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import httpx
-from bench_core import free_port  # run as a script: bench/ is on sys.path
+from bench_core import free_port, wait_healthy  # run as a script: bench/ is on sys.path
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
@@ -31,17 +31,6 @@ HEADERS = {
     "Content-Type": "application/json",
     "MCP-Protocol-Version": "2025-11-25",
 }
-
-
-def wait_healthy(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def start(kind: str, workers: int, sandbox_url: str) -> tuple[subprocess.Popen, str]:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -47,7 +46,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import free_port, sandbox_api, server_env
+from bench_core import cpu_seconds, free_port, sandbox_api, server_env, wait_healthy
 
 TOKEN = "bench-token"
 HEADERS = {
@@ -101,12 +100,6 @@ def collector() -> Iterator[str]:
         server.shutdown()
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time a process has used so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 @contextmanager
 def http_server(env: dict[str, str]) -> Iterator[tuple[str, int]]:
     port = free_port()
@@ -118,16 +111,7 @@ def http_server(env: dict[str, str]) -> Iterator[tuple[str, int]]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.1)
+        wait_healthy(f"{base}/healthz", proc)
         yield base, proc.pid
     finally:
         proc.terminate()

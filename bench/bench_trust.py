@@ -48,9 +48,9 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # For tests.postgres_cluster; appended, so that the installed sondos_mcp wins over the source tree.
 sys.path.append(str(Path(__file__).resolve().parent.parent))
-from bench_core import free_port
+from bench_core import free_port, wait_healthy
 from bench_faults import command
-from bench_http import HEADERS, wait_healthy
+from bench_http import HEADERS
 
 LIST_PATH = "/user/assistants/get"
 SET_WORD = "Fleet"  # every seeded assistant's name holds it; the change set's query
