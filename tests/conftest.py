@@ -8,6 +8,7 @@ the checkout beside the tests from shadowing it.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -78,6 +79,30 @@ def wait_until_healthy(base: str, proc: subprocess.Popen[Any], timeout: float = 
         assert proc.poll() is None, f"the server exited with status {proc.returncode}"
         assert time.monotonic() < deadline, f"the server did not answer /healthz within {timeout} s"
         time.sleep(0.2)
+
+
+def stdio_exchange(proc: subprocess.Popen[str], *messages: dict[str, Any]) -> list[dict[str, Any]]:
+    """Send JSON-RPC messages to a stdio server process, one per line, and read the answer to each
+    request before sending the next: a server stops at the end of its input, and a request still in
+    flight then goes unanswered. The input stays open; the caller closes it."""
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    answers = []
+    for message in messages:
+        proc.stdin.write(json.dumps(message) + "\n")
+        proc.stdin.flush()
+        if "id" in message:
+            answers.append(json.loads(proc.stdout.readline()))
+    return answers
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A loopback port that accepts connections and never answers (a server hung, a firewall eating replies)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
 
 
 def start_http_server(

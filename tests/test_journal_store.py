@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 import secrets
 import shutil
-import socket
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -411,15 +410,6 @@ async def test_a_sqlite_journal_removed_or_replaced_while_open_refuses_the_next_
 # --- PostgreSQL faults: named at once, never showing the URL's password -----------------------
 
 PASSWORD = "canary-pw-7f3a"  # in every URL below that carries a password
-
-
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A loopback port that accepts connections and never answers (a server hung, a firewall eating replies)."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        yield listener.getsockname()[1]
 
 
 def _cluster(request: pytest.FixtureRequest) -> Cluster:

@@ -35,7 +35,7 @@ from sondos_mcp.sandbox import DEMO_KEY, SandboxServer
 from sondos_mcp.sandbox.data import seed_assistants
 from sondos_mcp.sandbox.loopback import ThreadedServer
 from sondos_mcp.telemetry import endpoint_template
-from tests.conftest import server_command, start_http_server
+from tests.conftest import server_command, start_http_server, stdio_exchange
 from tests.oauth_issuer import Issuer, issuer_fixture, serving  # noqa: F401
 
 TOKEN = "obs-team-token-91c4"
@@ -583,21 +583,16 @@ def test_a_name_that_is_not_a_string_is_refused_as_such_with_traces_on(collector
         server_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
     assert proc.stdin is not None
-    assert proc.stdout is not None
-    answers: list[dict[str, Any]] = []
     try:
-        for request in [
+        answers = stdio_exchange(
+            proc,
             {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
                 "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
             {"jsonrpc": "2.0", "method": "notifications/initialized"},
             {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": ["Riyadh Sales"]}},
             {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": {"a": "Riyadh"}}},
             {"jsonrpc": "2.0", "id": 4, "method": "prompts/get", "params": {"name": ["tune_assistant"]}},
-        ]:  # fmt: skip
-            proc.stdin.write(json.dumps(request) + "\n")
-            proc.stdin.flush()
-            if "id" in request:
-                answers.append(json.loads(proc.stdout.readline()))
+        )  # fmt: skip
     finally:
         proc.stdin.close()
         proc.wait(timeout=30)

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from sondos_mcp.cli import load_settings, parse_args
 from sondos_mcp.config import Settings, env_name
 from sondos_mcp.sandbox import SandboxServer
 from sondos_mcp.server import build_server
-from tests.conftest import make_settings, server_command, wait_until_healthy
+from tests.conftest import make_settings, server_command, stdio_exchange, wait_until_healthy
 from tests.postgres_cluster import Cluster, pg_cluster  # noqa: F401 - the fixture
 
 CANARY = "5|startup-canary-key-0b1c"
@@ -392,15 +392,6 @@ def test_a_journal_that_can_work_starts_without_opening_it(
     assert not (tmp_path / "new").exists()
 
 
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A loopback port that accepts connections and never answers."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        yield listener.getsockname()[1]
-
-
 @pytest.mark.anyio
 @pytest.mark.parametrize("server", ["refused", "silent"])
 async def test_a_journal_that_cannot_connect_is_blamed_not_the_api(
@@ -500,22 +491,15 @@ def test_initialize_is_answered_before_the_tool_stack_loads(
     )
     assert proc.stdin is not None
     assert proc.stdout is not None
-    answers = []
     try:
-        # Each answer is read before the input ends: at the end of its input the server stops, and a
-        # request still in flight then would go unanswered.
-        for request in requests:
-            proc.stdin.write(json.dumps(request) + "\n")
-            proc.stdin.flush()
-            if "id" in request:
-                answers.append(proc.stdout.readline())
+        answers = stdio_exchange(proc, *requests)
     finally:
         proc.stdin.close()
     modules = proc.stdout.read().strip()
     assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
-    assert [json.loads(a)["id"] for a in answers] == [r["id"] for r in requests if "id" in r]
-    assert all("result" in json.loads(a) for a in answers), answers
-    assert "serverInfo" in json.loads(answers[0])["result"]
+    assert [a["id"] for a in answers] == [r["id"] for r in requests if "id" in r]
+    assert all("result" in a for a in answers), answers
+    assert "serverInfo" in answers[0]["result"]
     loaded_now = set(json.loads(modules.replace("'", '"')))
     assert set(loaded) <= loaded_now
     assert not loaded_now & set(not_loaded)
@@ -545,15 +529,12 @@ def test_the_policy_checked_at_start_up_is_the_policy_enforced(tmp_path: Path):
         server_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
     assert proc.stdin is not None
-    assert proc.stdout is not None
     try:
-        proc.stdin.write(json.dumps(INITIALIZE) + "\n")
-        proc.stdin.flush()
-        assert "serverInfo" in json.loads(proc.stdout.readline())["result"]
+        [initialized] = stdio_exchange(proc, INITIALIZE)
+        assert "serverInfo" in initialized["result"]
         policy.write_text("read_only = [this is not TOML\n", encoding="utf-8")
-        proc.stdin.write("".join(json.dumps(r) + "\n" for r in TOOLS_LIST))
-        proc.stdin.flush()
-        listed = [tool["name"] for tool in json.loads(proc.stdout.readline())["result"]["tools"]]
+        [listing] = stdio_exchange(proc, *TOOLS_LIST)
+        listed = [tool["name"] for tool in listing["result"]["tools"]]
     finally:
         proc.stdin.close()
         proc.wait(timeout=30)
