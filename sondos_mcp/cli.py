@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings.model_copy(update=update)
     configure_logging(settings)
     try:
-        return serve_http(settings) if args.transport == "http" else serve_stdio(settings, policies)
+        return serve_http(settings, policies) if args.transport == "http" else serve_stdio(settings, policies)
     except KeyboardInterrupt:
         return 130
     finally:
@@ -197,7 +197,7 @@ def listen_failure(settings: Settings, exc: OSError) -> str:
     return f"cannot listen on {where}:{settings.port}: {reason} (check --host/SONDOS_HOST and --port/SONDOS_PORT)"
 
 
-def serve_http(settings: Settings) -> int:
+def serve_http(settings: Settings, policies: Policies | None = None) -> int:
     import os
 
     import uvicorn
@@ -233,7 +233,7 @@ def serve_http(settings: Settings) -> int:
         # uvicorn serves the socket bound above (its `fd`), so the port cannot be lost between the check and
         # the start, and worker processes inherit it.
         if settings.workers == 1:
-            uvicorn.run(create_app(settings), fd=sock.fileno(), **options)
+            uvicorn.run(create_app(settings, policies), fd=sock.fileno(), **options)
             return 0
         # Worker processes rebuild the app from the environment: hand them what flags decided.
         for name, value in settings.model_dump(include=(set(FLAGS) - {"api_key"}) | {"journal"}).items():

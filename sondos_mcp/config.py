@@ -134,7 +134,7 @@ class Settings(BaseSettings):
         parts = urlsplit(value.strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"must be an absolute http(s) URL such as {DEFAULT_BASE_URL}")
-        if "@" in parts.netloc:
+        if _carries_credentials(value):
             # httpx would send it as Basic authentication in place of the API key, and it would be
             # shown wherever the URL is (a connection error's message, a log line).
             raise ValueError("must not carry a user or password: the API key goes in SONDOS_API_KEY")
@@ -300,6 +300,11 @@ def _accepted(field: str) -> str:
 _SHAPE_ERRORS = ("literal_error", "greater_than", "greater_than_equal", "less_than", "less_than_equal")
 
 
+def _carries_credentials(url: str) -> bool:
+    """A URL with a user (and perhaps a password) in it: never used, never shown back."""
+    return "@" in urlsplit(url.strip()).netloc
+
+
 def setting_errors(exc: ValidationError, flags: dict[str, str] | None = None) -> list[str]:
     """One line per refused setting, naming its environment variable (and flag, if it came from one)."""
     lines = []
@@ -316,7 +321,7 @@ def setting_errors(exc: ValidationError, flags: dict[str, str] | None = None) ->
         if accepted and (err["type"] in _SHAPE_ERRORS or err["type"].endswith(("_parsing", "_type"))):
             message = f"must be {accepted}"
         value = err.get("input")
-        secret = field in SECRET_FIELDS or (isinstance(value, str) and "@" in urlsplit(value.strip()).netloc)
+        secret = field in SECRET_FIELDS or (isinstance(value, str) and _carries_credentials(value))
         shown = f" (got {value!r})" if isinstance(value, str | int | float) and not secret else ""
         lines.append(f"{name}: {message}{shown}")
     return lines

@@ -14,7 +14,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mcp.server.transport_security import TransportSecuritySettings
@@ -28,7 +28,10 @@ from sondos_mcp import observability
 from sondos_mcp.client import MAX_KEY_LENGTH, valid_key
 from sondos_mcp.config import Settings, is_loopback
 from sondos_mcp.logs import configure_logging
-from sondos_mcp.server import build_server, settle_heap
+from sondos_mcp.server import build_server
+
+if TYPE_CHECKING:
+    from sondos_mcp.policy import Policies
 
 log = logging.getLogger(__name__)
 
@@ -154,8 +157,9 @@ async def healthz(_: Request) -> Response:
     return Response(json.dumps({"status": "ok"}), media_type="application/json")
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, policies: Policies | None = None) -> Starlette:
     """The ASGI app; with no settings, they are read from the environment (for `uvicorn --factory`).
+    `policies`: as the command read and checked them (else the policy file is read here).
 
     Read from the environment, this is a process of its own (a worker of `--workers N`, or a
     `uvicorn --factory` start), so it sets up logging and secret redaction as the CLI does.
@@ -183,7 +187,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         people = Enrolment(settings, checker)
         routes += http_oauth.metadata_routes(settings) + people.routes()
     server = build_server(
-        settings, request_key=caller_key if mode == "per_user" else None, people=people, eager=True, settle=True
+        settings,
+        request_key=caller_key if mode == "per_user" else None,
+        people=people,
+        policies=policies,
+        eager=True,
+        settle=True,
     )
     observability.trace_server(server)
     metrics_app, metrics_routes = observability.install_metrics(server, settings)
@@ -212,5 +221,4 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.add_middleware(AuthMiddleware, mode=mode, tokens=settings.bearer_tokens(), key_header=header)
     app.add_middleware(observability.RequestObservability, metrics_app=metrics_app, allow=settings.metrics_networks())
     log.info("HTTP transport ready: auth=%s, allowed hosts=%s", mode, hosts)
-    settle_heap()
-    return app
+    return app  # the heap is settled once the server's lifespan has built the handlers (`settle`)
